@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds Clove. Usage: scripts/build.sh [release|asan|debug]   (default release)
+#   release: -O2 with LTO, the binary at build/release/clove
+#   asan:    ASan+UBSan, -O1, the binary at build/asan/clove
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kind=${1:-release}
+case "$kind" in
+  release) type=Release; extra=(-DCMAKE_CXX_FLAGS_RELEASE="-O2 -DNDEBUG" -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=ON) ;;
+  asan)    type=RelWithDebInfo; extra=(-DCLOVE_SANITIZE=ON -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g") ;;
+  debug)   type=Debug; extra=() ;;
+  *) echo "usage: $0 [release|asan|debug]" >&2; exit 2 ;;
+esac
+jobs=${CLOVE_BUILD_JOBS:-$(nproc)}
+cmake -S . -B "build/$kind" -G Ninja -DCMAKE_BUILD_TYPE=$type -DCLOVE_WERROR=${CLOVE_WERROR:-OFF} "${extra[@]}" >/dev/null
+cmake --build "build/$kind" -j "$jobs"

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs every Debian package that building, testing and benchmarking Clove needs.
+# Idempotent: skips apt entirely when everything is already present.
+set -euo pipefail
+
+PACKAGES=(
+  # toolchain
+  build-essential g++ cmake ninja-build ccache pkg-config git
+  # libraries (Boost 1.81 named explicitly: libboost-dev is 1.74 on Debian 12)
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
+  libssl-dev ca-certificates libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
+  libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # tests: the official SDK e2e and the fake upstream run on Node.js
+  nodejs
+  # benchmark: nginx is the floor, wrk drives the load
+  nginx-light wrk procps curl
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+command -v npm >/dev/null || { echo "setup: npm is missing (install Node.js 20 with npm)"; exit 1; }

@@ -1,0 +1,68 @@
+#include "clove/api/errors.hpp"
+
+namespace clove::api {
+
+std::string_view ErrorTypeForStatus(int status) noexcept {
+    switch (status) {
+        case 400: return "invalid_request_error";
+        case 401: return "authentication_error";
+        case 402: return "billing_error";
+        case 403: return "permission_error";
+        case 404: return "not_found_error";
+        case 409: return "conflict_error";
+        case 413: return "request_too_large";
+        case 429: return "rate_limit_error";
+        case 504: return "timeout_error";
+        case 529: return "overloaded_error";
+        default: return status >= 500 ? "api_error" : "invalid_request_error";
+    }
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    out += '"';
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    out += "\\u00";
+                    out += kHex[c >> 4];
+                    out += kHex[c & 0xF];
+                } else {
+                    out += static_cast<char>(c);
+                }
+        }
+    }
+    out += '"';
+}
+
+std::string ErrorJson(std::string_view type, std::string_view message, std::string_view request_id) {
+    std::string out;
+    out.reserve(96 + message.size());
+    out += R"({"type":"error","error":{"type":)";
+    AppendJsonString(out, type);
+    out += R"(,"message":)";
+    AppendJsonString(out, message);
+    out += R"(},"request_id":)";
+    if (request_id.empty()) {
+        out += "null";
+    } else {
+        AppendJsonString(out, request_id);
+    }
+    out += '}';
+    return out;
+}
+
+std::string ErrorEvent(std::string_view type, std::string_view message, std::string_view request_id) {
+    std::string out = "event: error\ndata: ";
+    out += ErrorJson(type, message, request_id);
+    out += "\n\n";
+    return out;
+}
+
+}  // namespace clove::api

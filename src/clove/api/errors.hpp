@@ -1,0 +1,23 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace clove::api {
+
+/// The Anthropic `error.type` for an HTTP status made by Clove (A.11 of the API reference):
+/// 400 invalid_request_error, 401 authentication_error, 402 billing_error, 403 permission_error,
+/// 404 not_found_error, 409 conflict_error, 413 request_too_large, 429 rate_limit_error,
+/// 504 timeout_error, 529 overloaded_error, other 4xx invalid_request_error, other 5xx api_error.
+std::string_view ErrorTypeForStatus(int status) noexcept;
+
+/// `{"type":"error","error":{"type":...,"message":...},"request_id":...}`, one line.
+std::string ErrorJson(std::string_view type, std::string_view message, std::string_view request_id);
+
+/// An SSE `error` event frame (`event: error\ndata: {...}\n\n`) for a stream already started.
+std::string ErrorEvent(std::string_view type, std::string_view message, std::string_view request_id);
+
+/// Appends `s` to `out` as a JSON string literal (quotes included), escaping as RFC 8259 needs.
+void AppendJsonString(std::string& out, std::string_view s);
+
+}  // namespace clove::api

@@ -1,0 +1,34 @@
+#include "clove/api/errors.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace clove::api;
+
+TEST(ErrorJson, BuildsTheAnthropicEnvelope) {
+    EXPECT_EQ(ErrorJson("not_found_error", "no upstream serves model \"x\"", "req_1"),
+              R"({"type":"error","error":{"type":"not_found_error","message":"no upstream serves model \"x\""},"request_id":"req_1"})");
+    EXPECT_EQ(ErrorJson("api_error", "a\nb\x01", ""),
+              R"({"type":"error","error":{"type":"api_error","message":"a\nb\u0001"},"request_id":null})");
+}
+
+TEST(ErrorTypeForStatus, MapsEveryDocumentedStatus) {
+    EXPECT_EQ(ErrorTypeForStatus(400), "invalid_request_error");
+    EXPECT_EQ(ErrorTypeForStatus(401), "authentication_error");
+    EXPECT_EQ(ErrorTypeForStatus(402), "billing_error");
+    EXPECT_EQ(ErrorTypeForStatus(403), "permission_error");
+    EXPECT_EQ(ErrorTypeForStatus(404), "not_found_error");
+    EXPECT_EQ(ErrorTypeForStatus(413), "request_too_large");
+    EXPECT_EQ(ErrorTypeForStatus(429), "rate_limit_error");
+    EXPECT_EQ(ErrorTypeForStatus(431), "invalid_request_error");
+    EXPECT_EQ(ErrorTypeForStatus(500), "api_error");
+    EXPECT_EQ(ErrorTypeForStatus(502), "api_error");
+    EXPECT_EQ(ErrorTypeForStatus(504), "timeout_error");
+    EXPECT_EQ(ErrorTypeForStatus(529), "overloaded_error");
+}
+
+TEST(ErrorEvent, IsOneSseFrame) {
+    auto ev = ErrorEvent("overloaded_error", "busy", "req_2");
+    EXPECT_EQ(ev.rfind("event: error\ndata: {", 0), 0u);
+    EXPECT_EQ(ev.substr(ev.size() - 2), "\n\n");
+    EXPECT_EQ(ev.find('\n', 13), ev.size() - 2);
+}

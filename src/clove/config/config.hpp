@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string_view>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace clove::config {
+
+/// How Clove authenticates to an upstream.
+enum class UpstreamAuth {
+    kKey,          ///< send the operator's `api_key`; client credentials are removed.
+    kPassthrough,  ///< forward the client's own `x-api-key` / `authorization` unchanged.
+};
+
+/// Provider family of an upstream. Only `kAnthropic` exists in this release; the others are
+/// accepted by name in a later release and rejected at start for now.
+enum class UpstreamKind { kAnthropic };
+
+struct UpstreamConfig {
+    std::string name;
+    UpstreamKind kind = UpstreamKind::kAnthropic;
+    std::string base_url = "https://api.anthropic.com";
+    std::string api_key;  ///< secret: never logged or returned.
+    UpstreamAuth auth = UpstreamAuth::kKey;
+    std::vector<std::string> models = {"claude-*"};      ///< globs, first upstream matching wins.
+    std::map<std::string, std::string> model_map;        ///< client name -> upstream name.
+    uint32_t connect_timeout_ms = 10'000;
+    /// Time from sending the request to the response head. Long non-streaming answers can take
+    /// minutes (the SDK allows 10 min), so the default is generous.
+    uint32_t first_byte_timeout_ms = 600'000;
+    /// Longest silence allowed between two reads of a response body (streams included).
+    uint32_t stream_idle_timeout_ms = 300'000;
+};
+
+struct ClientKeyConfig {
+    std::string name;
+    std::string key;  ///< secret.
+};
+
+struct ServerConfig {
+    std::string host = "127.0.0.1";
+    uint16_t port = 5201;
+    uint32_t workers = 0;                     ///< 0 = number of cores.
+    uint64_t max_body_bytes = 32ull << 20;    ///< Anthropic's own limit; larger → 413.
+    uint32_t max_header_bytes = 64u << 10;    ///< larger → 431.
+    uint32_t header_timeout_ms = 10'000;      ///< whole request head (slowloris bound).
+    uint32_t body_timeout_ms = 30'000;        ///< longest silence between request body reads.
+    uint32_t idle_timeout_ms = 75'000;        ///< keep-alive idle before close.
+    uint32_t write_timeout_ms = 60'000;       ///< a client that reads nothing for this long is cut.
+    uint32_t drain_timeout_ms = 30'000;       ///< SIGTERM: longest wait for in-flight requests.
+};
+
+/// The bootstrap configuration, validated. Immutable after Load.
+struct Config {
+    ServerConfig server;
+    std::string log_level = "info";
+    std::vector<UpstreamConfig> upstreams;
+    std::vector<ClientKeyConfig> client_keys;
+    std::string source;  ///< the config file path, or "" for embedded defaults.
+};
+
+/// Outcome of command-line parsing for flags that end the process early.
+struct LoadResult {
+    std::optional<Config> config;
+    int exit_code = 0;        ///< meaningful when config is empty
+    std::string message;      ///< text to print (help, version or the error)
+    bool check_only = false;  ///< --check-config: validate and exit
+};
+
+/// Reads flags > env > file > defaults. `env` returns the value of a variable or nullopt
+/// (injected for tests). Errors name the file, the field path and what is wrong.
+LoadResult Load(int argc, const char* const* argv,
+                const std::function<std::optional<std::string>(const char*)>& env);
+
+/// Parses a TOML document (the file's contents) on top of defaults; `path` is only used in
+/// messages. Throws std::runtime_error with "<path>: <field>: <problem>" on invalid input.
+/// `env` expands `${VAR}` references in string values.
+Config ParseToml(std::string_view text, const std::string& path,
+                 const std::function<std::optional<std::string>(const char*)>& env);
+
+/// Cross-field checks and the embedded default upstream. Throws std::runtime_error.
+void Finalize(Config& config);
+
+}  // namespace clove::config

@@ -1,0 +1,116 @@
+#include "clove/sse/event_framer.hpp"
+
+#include <cstring>
+
+namespace clove::sse {
+
+size_t EventFramer::Scan(std::string_view w) noexcept {
+    const char* data = w.data();
+    const size_t n = w.size();
+    while (pos_ < n) {
+        char c = data[pos_];
+        if (c != '\r' && c != '\n') {
+            // Fast skip to the next line end.
+            prev_cr_ = false;
+            const char* lf = static_cast<const char*>(std::memchr(data + pos_, '\n', n - pos_));
+            const char* cr = static_cast<const char*>(std::memchr(data + pos_, '\r', n - pos_));
+            const char* next = lf;
+            if (!next || (cr && cr < next)) {
+                next = cr;
+            }
+            if (!next) {
+                pos_ = n;
+                break;
+            }
+            pos_ = static_cast<size_t>(next - data);
+            continue;
+        }
+        if (c == '\n' && prev_cr_) {
+            // Second half of a CRLF whose CR already ended the line.
+            prev_cr_ = false;
+            if (event_end_ == pos_) {
+                event_end_ = pos_ + 1;
+            }
+            line_start_ = pos_ + 1;
+            ++pos_;
+            continue;
+        }
+        bool empty_line = pos_ == line_start_;
+        prev_cr_ = c == '\r';
+        line_start_ = pos_ + 1;
+        ++pos_;
+        if (empty_line) {
+            event_end_ = pos_;
+        }
+    }
+    return event_end_;
+}
+
+void EventFramer::Consume(size_t n) noexcept {
+    pos_ -= n;
+    line_start_ -= n;
+    event_end_ -= n;
+}
+
+void ForEachEvent(std::string_view span, std::string& scratch,
+                  const std::function<void(const EventView&)>& fn) {
+    EventView ev;
+    size_t data_lines = 0;
+    auto flush = [&] {
+        if (!ev.name.empty() || data_lines > 0) {
+            fn(ev);
+        }
+        ev = EventView{};
+        data_lines = 0;
+    };
+    size_t i = 0;
+    while (i < span.size()) {
+        size_t end = span.find_first_of("\r\n", i);
+        if (end == std::string_view::npos) {
+            end = span.size();
+        }
+        std::string_view line = span.substr(i, end - i);
+        i = end;
+        if (i < span.size()) {
+            if (span[i] == '\r' && i + 1 < span.size() && span[i + 1] == '\n') {
+                i += 2;
+            } else {
+                i += 1;
+            }
+        }
+        if (line.empty()) {
+            flush();
+            continue;
+        }
+        if (line[0] == ':') {
+            continue;
+        }
+        size_t colon = line.find(':');
+        std::string_view field = line.substr(0, colon);
+        std::string_view value;
+        if (colon != std::string_view::npos) {
+            value = line.substr(colon + 1);
+            if (!value.empty() && value[0] == ' ') {
+                value.remove_prefix(1);
+            }
+        }
+        if (field == "event") {
+            ev.name = value;
+        } else if (field == "data") {
+            if (data_lines == 0) {
+                ev.data = value;
+            } else {
+                if (data_lines == 1) {
+                    scratch.assign(ev.data);
+                }
+                scratch += '\n';
+                scratch += value;
+                ev.data = scratch;
+            }
+            ++data_lines;
+        }
+    }
+    flush();
+}
+
+}  // namespace clove::sse

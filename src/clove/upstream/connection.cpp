@@ -1,0 +1,178 @@
+#include "clove/upstream/connection.hpp"
+
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <optional>
+
+#include "clove/base/log.hpp"
+
+namespace clove::upstream {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+}
+
+struct Connection::Impl {
+    asio::io_context& ioc;
+    asio::ssl::context& tls_ctx;
+    Peer peer;
+    std::optional<beast::tcp_stream> plain;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+
+    beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+};
+
+Connection::Connection(asio::io_context& ioc, asio::ssl::context& tls, const Peer& peer)
+    : impl_(std::make_unique<Impl>(Impl{ioc, tls, peer, std::nullopt, std::nullopt})), peer_key_(peer.key) {}
+
+Connection::~Connection() {
+    Close();
+}
+
+asio::awaitable<boost::system::error_code> Connection::Connect(std::chrono::milliseconds timeout) {
+    auto& im = *impl_;
+    tcp::resolver resolver(im.ioc);
+    auto [rec, results] = co_await resolver.async_resolve(im.peer.host, std::to_string(im.peer.port), kTuple);
+    if (rec) {
+        co_return rec;
+    }
+    if (im.peer.tls) {
+        im.tls.emplace(im.ioc, im.tls_ctx);
+    } else {
+        im.plain.emplace(im.ioc);
+    }
+    auto& low = im.lowest();
+    low.expires_after(timeout);
+    auto [cec, ep] = co_await low.async_connect(results, kTuple);
+    if (cec) {
+        co_return cec;
+    }
+    boost::system::error_code ignored;
+    low.socket().set_option(tcp::no_delay(true), ignored);
+    if (im.peer.tls) {
+        if (!SSL_set_tlsext_host_name(im.tls->native_handle(), im.peer.host.c_str())) {
+            co_return boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
+        }
+        im.tls->set_verify_mode(asio::ssl::verify_peer);
+        im.tls->set_verify_callback(asio::ssl::host_name_verification(im.peer.host));
+        low.expires_after(timeout);
+        auto [hec] = co_await im.tls->async_handshake(asio::ssl::stream_base::client, kTuple);
+        if (hec) {
+            co_return hec;
+        }
+    }
+    low.expires_never();
+    co_return boost::system::error_code{};
+}
+
+asio::awaitable<boost::system::error_code> Connection::Write(std::span<const asio::const_buffer> buffers,
+                                                             std::chrono::milliseconds timeout) {
+    auto& im = *impl_;
+    im.lowest().expires_after(timeout);
+    boost::system::error_code ec;
+    if (im.tls) {
+        auto [e, n] = co_await asio::async_write(*im.tls, buffers, kTuple);
+        ec = e;
+    } else {
+        auto [e, n] = co_await asio::async_write(*im.plain, buffers, kTuple);
+        ec = e;
+    }
+    co_return ec;
+}
+
+asio::awaitable<std::pair<boost::system::error_code, size_t>> Connection::ReadSome(
+    asio::mutable_buffer buffer, std::chrono::milliseconds timeout) {
+    auto& im = *impl_;
+    im.lowest().expires_after(timeout);
+    if (im.tls) {
+        auto [e, n] = co_await im.tls->async_read_some(buffer, kTuple);
+        // A peer closing without close_notify after a complete message looks like a truncation
+        // at the TLS layer; the body decoder decides whether the message was complete.
+        if (e == asio::ssl::error::stream_truncated) {
+            e = asio::error::eof;
+        }
+        co_return std::pair{e, n};
+    }
+    auto [e, n] = co_await im.plain->async_read_some(buffer, kTuple);
+    co_return std::pair{e, n};
+}
+
+void Connection::Close() {
+    if (!impl_) {
+        return;
+    }
+    auto& im = *impl_;
+    if (im.plain || im.tls) {
+        auto& sock = im.lowest().socket();
+        if (sock.is_open()) {
+            boost::system::error_code ignored;
+            sock.shutdown(tcp::socket::shutdown_both, ignored);
+            sock.close(ignored);
+        }
+    }
+}
+
+bool Connection::is_open() const {
+    auto& im = *impl_;
+    if (!im.plain && !im.tls) {
+        return false;
+    }
+    return im.lowest().socket().is_open();
+}
+
+Pool::Pool(asio::io_context& ioc, std::chrono::milliseconds idle_timeout, size_t max_idle_per_peer)
+    : ioc_(ioc), tls_(asio::ssl::context::tls_client), idle_timeout_(idle_timeout),
+      max_idle_per_peer_(max_idle_per_peer) {
+    tls_.set_default_verify_paths();
+    tls_.set_verify_mode(asio::ssl::verify_peer);
+    tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                     asio::ssl::context::no_tlsv1_1);
+}
+
+std::unique_ptr<Connection> Pool::Acquire(const Peer& peer) {
+    auto it = idle_.find(peer.key);
+    if (it != idle_.end()) {
+        auto& list = it->second;
+        auto now = std::chrono::steady_clock::now();
+        while (!list.empty()) {
+            auto conn = std::move(list.back());
+            list.pop_back();
+            if (conn->is_open() && now - conn->idle_since < idle_timeout_) {
+                return conn;
+            }
+        }
+    }
+    return std::make_unique<Connection>(ioc_, tls_, peer);
+}
+
+void Pool::Release(std::unique_ptr<Connection> conn) {
+    if (!conn || !conn->is_open()) {
+        return;
+    }
+    conn->MarkUsed();
+    conn->idle_since = std::chrono::steady_clock::now();
+    auto& list = idle_[conn->peer_key()];
+    if (list.size() >= max_idle_per_peer_) {
+        return;  // closes it
+    }
+    list.push_back(std::move(conn));
+}
+
+void Pool::Clear() {
+    idle_.clear();
+}
+
+}  // namespace clove::upstream
