@@ -64,7 +64,10 @@ int Main(int argc, char** argv) {
                   u.auth == config::UpstreamAuth::kPassthrough ? "client's own key" : "operator key",
                   fmt::join(u.models, ", "));
     }
-    http::Server server(opts, [&store](boost::asio::io_context& ioc) { return proxy::MakeGateway(ioc, store); });
+    upstream::SharedTlsContext tls;
+    http::Server server(opts, [&store, &tls](boost::asio::io_context& ioc) {
+        return proxy::MakeGateway(ioc, store, tls);
+    });
     try {
         server.Bind();
     } catch (const std::exception& e) {

@@ -146,8 +146,8 @@ struct FinishGuard {
 
 class Gateway final : public http::Handler {
 public:
-    Gateway(asio::io_context& ioc, const SnapshotStore& store)
-        : store_(store), pool_(ioc, std::chrono::seconds(30), 256) {}
+    Gateway(asio::io_context& ioc, const SnapshotStore& store, upstream::SharedTlsContext& tls)
+        : store_(store), pool_(ioc, tls, std::chrono::seconds(30), 256) {}
 
     asio::awaitable<void> Handle(http::Exchange& ex) override;
     void OnDrain() override { pool_.Clear(); }
@@ -665,8 +665,9 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
 
 }  // namespace
 
-std::unique_ptr<http::Handler> MakeGateway(asio::io_context& ioc, const SnapshotStore& store) {
-    return std::make_unique<Gateway>(ioc, store);
+std::unique_ptr<http::Handler> MakeGateway(asio::io_context& ioc, const SnapshotStore& store,
+                                           upstream::SharedTlsContext& tls) {
+    return std::make_unique<Gateway>(ioc, store, tls);
 }
 
 }  // namespace clove::proxy

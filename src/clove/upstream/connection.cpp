@@ -26,7 +26,7 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 struct Connection::Impl {
     asio::io_context& ioc;
-    asio::ssl::context& tls_ctx;
+    SharedTlsContext& tls_ctx;
     Peer peer;
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
@@ -34,7 +34,7 @@ struct Connection::Impl {
     beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 };
 
-Connection::Connection(asio::io_context& ioc, asio::ssl::context& tls, const Peer& peer)
+Connection::Connection(asio::io_context& ioc, SharedTlsContext& tls, const Peer& peer)
     : impl_(std::make_unique<Impl>(Impl{ioc, tls, peer, std::nullopt, std::nullopt})), peer_key_(peer.key) {}
 
 Connection::~Connection() {
@@ -49,7 +49,7 @@ asio::awaitable<boost::system::error_code> Connection::Connect(std::chrono::mill
         co_return rec;
     }
     if (im.peer.tls) {
-        im.tls.emplace(im.ioc, im.tls_ctx);
+        im.tls.emplace(im.ioc, im.tls_ctx.Get());
     } else {
         im.plain.emplace(im.ioc);
     }
@@ -132,15 +132,21 @@ bool Connection::is_open() const {
     return im.lowest().socket().is_open();
 }
 
-Pool::Pool(asio::io_context& ioc, std::chrono::milliseconds idle_timeout, size_t max_idle_per_peer)
-    : ioc_(ioc), tls_(asio::ssl::context::tls_client), idle_timeout_(idle_timeout),
-      max_idle_per_peer_(max_idle_per_peer) {
-    tls_.set_default_verify_paths();
-    tls_.set_verify_mode(asio::ssl::verify_peer);
-    tls_.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                     asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                     asio::ssl::context::no_tlsv1_1);
+asio::ssl::context& SharedTlsContext::Get() {
+    std::call_once(once_, [this] {
+        ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
+        ctx_->set_default_verify_paths();
+        ctx_->set_verify_mode(asio::ssl::verify_peer);
+        ctx_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                          asio::ssl::context::no_tlsv1_1);
+    });
+    return *ctx_;
 }
+
+Pool::Pool(asio::io_context& ioc, SharedTlsContext& tls, std::chrono::milliseconds idle_timeout,
+           size_t max_idle_per_peer)
+    : ioc_(ioc), tls_(tls), idle_timeout_(idle_timeout), max_idle_per_peer_(max_idle_per_peer) {}
 
 std::unique_ptr<Connection> Pool::Acquire(const Peer& peer) {
     auto it = idle_.find(peer.key);

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -18,12 +19,14 @@
 
 namespace clove::upstream {
 
+class SharedTlsContext;
+
 /// One HTTP/1.1 connection to an upstream, plain TCP or TLS (peer and host-name verification,
 /// SNI). Every operation takes a timeout; on expiry the socket is closed and the operation fails
 /// with `boost::beast::error::timeout`. One worker thread only.
 class Connection {
 public:
-    Connection(boost::asio::io_context& ioc, boost::asio::ssl::context& tls, const Peer& peer);
+    Connection(boost::asio::io_context& ioc, SharedTlsContext& tls, const Peer& peer);
     ~Connection();
     Connection(const Connection&) = delete;
     Connection& operator=(const Connection&) = delete;
@@ -51,11 +54,24 @@ private:
     unsigned uses_ = 0;
 };
 
+/// The TLS client context shared by all workers, created on first use: loading the system CA
+/// bundle costs ~60 ms and ~1 MB, which a gateway with only local upstreams never needs to pay.
+/// Thread-safe (SSL_CTX is safe to share once configured).
+class SharedTlsContext {
+public:
+    boost::asio::ssl::context& Get();
+
+private:
+    std::once_flag once_;
+    std::unique_ptr<boost::asio::ssl::context> ctx_;
+};
+
 /// Keep-alive connections of one worker, keyed by peer. Bounded per peer; connections idle
 /// longer than `idle_timeout` are dropped when met. One worker thread only.
 class Pool {
 public:
-    Pool(boost::asio::io_context& ioc, std::chrono::milliseconds idle_timeout, size_t max_idle_per_peer);
+    Pool(boost::asio::io_context& ioc, SharedTlsContext& tls, std::chrono::milliseconds idle_timeout,
+         size_t max_idle_per_peer);
 
     /// A pooled connection to `peer` (reused() is true) or a new, unconnected one.
     std::unique_ptr<Connection> Acquire(const Peer& peer);
@@ -64,11 +80,9 @@ public:
     /// Closes every idle connection (drain).
     void Clear();
 
-    boost::asio::ssl::context& tls() { return tls_; }
-
 private:
     boost::asio::io_context& ioc_;
-    boost::asio::ssl::context tls_;
+    SharedTlsContext& tls_;
     std::chrono::milliseconds idle_timeout_;
     size_t max_idle_per_peer_;
     std::unordered_map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;

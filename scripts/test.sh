@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test: unit (GoogleTest), integration and e2e (the real binary,
+# a fake upstream, the official @anthropic-ai/sdk and Claude Code), reliability (framing,
+# limits, disconnects, drain), first on the release build, then everything again under
+# ASan+UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+bash scripts/setup.sh
+
+run_suite() {  # $1 = build kind
+  local kind=$1
+  echo "=== [$kind] build"
+  bash scripts/build.sh "$kind"
+  echo "=== [$kind] unit tests"
+  (cd "build/$kind" && ctest --output-on-failure -j2)
+  echo "=== [$kind] integration + e2e"
+  CLOVE_BIN="build/$kind/clove" bash tests/run_node_tests.sh
+  echo "=== [$kind] reliability"
+  CLOVE_BIN="build/$kind/clove" bash tests/reliability/run.sh
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:halt_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+run_suite release
+run_suite asan
+echo "=== all tests passed in $(( $(date +%s) - start )) s"
