@@ -1,5 +1,6 @@
 #include "clove/api/messages_request.hpp"
 
+#include <boost/json/basic_parser_impl.hpp>
 #include <simdjson.h>
 
 #include <memory>
@@ -17,7 +18,9 @@ simdjson::dom::parser& ThreadParser() {
     // are allocated once (untouched pages cost no RSS); larger bodies use a temporary parser.
     thread_local simdjson::dom::parser parser = [] {
         simdjson::dom::parser p(kLargeBody);
-        (void)p.allocate(kLargeBody, kMaxJsonDepth);
+        if (p.allocate(kLargeBody, kMaxJsonDepth)) {
+            // Out of memory at startup: parse() allocates again on first use.
+        }
         return p;
     }();
     return parser;
@@ -39,18 +42,120 @@ std::string Describe(simdjson::error_code code) {
     }
 }
 
+/// A Boost.JSON SAX handler that keeps nothing but the top-level `model` and `stream`: large
+/// bodies are validated (syntax, UTF-8, surrogates, depth) in constant memory, where a DOM would
+/// need several times the body size (a 2 MB array of 10^6 numbers costs simdjson ~27 MB of tape).
+struct TopLevelHandler {
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+
+    int depth = 0;
+    bool top_is_object = false;
+    std::string key;      // last complete key at depth 1
+    std::string partial;  // key or string being assembled
+    std::optional<std::string> model;
+    bool model_not_string = false;
+    std::optional<bool> stream;
+    bool stream_invalid = false;
+
+    bool AtTopValue() const { return depth == 1; }
+    void NonString() {
+        if (AtTopValue()) {
+            if (key == "model") { model_not_string = true; }
+            if (key == "stream") { stream_invalid = true; }
+        }
+    }
+
+    bool on_document_begin(boost::system::error_code&) { return true; }
+    bool on_document_end(boost::system::error_code&) { return true; }
+    bool on_object_begin(boost::system::error_code&) {
+        if (depth == 0) { top_is_object = true; } else { NonString(); }
+        ++depth;
+        return true;
+    }
+    bool on_object_end(std::size_t, boost::system::error_code&) { --depth; return true; }
+    bool on_array_begin(boost::system::error_code&) { NonString(); ++depth; return true; }
+    bool on_array_end(std::size_t, boost::system::error_code&) { --depth; return true; }
+    bool on_key_part(std::string_view s, std::size_t, boost::system::error_code&) {
+        if (depth == 1) { partial.append(s); }
+        return true;
+    }
+    bool on_key(std::string_view s, std::size_t, boost::system::error_code&) {
+        if (depth == 1) { partial.append(s); key = std::move(partial); partial.clear(); }
+        return true;
+    }
+    bool on_string_part(std::string_view s, std::size_t, boost::system::error_code&) {
+        if (AtTopValue() && key == "model") { partial.append(s); }
+        return true;
+    }
+    bool on_string(std::string_view s, std::size_t, boost::system::error_code&) {
+        if (AtTopValue()) {
+            if (key == "model" && !model) { partial.append(s); model = std::move(partial); }
+            if (key == "stream") { stream_invalid = true; }
+        }
+        partial.clear();
+        return true;
+    }
+    bool on_number_part(std::string_view, boost::system::error_code&) { return true; }
+    bool on_int64(std::int64_t, std::string_view, boost::system::error_code&) { NonString(); return true; }
+    bool on_uint64(std::uint64_t, std::string_view, boost::system::error_code&) { NonString(); return true; }
+    bool on_double(double, std::string_view, boost::system::error_code&) { NonString(); return true; }
+    bool on_bool(bool b, boost::system::error_code&) {
+        if (AtTopValue()) {
+            if (key == "stream") { stream = b; } else if (key == "model") { model_not_string = true; }
+        }
+        return true;
+    }
+    bool on_null(boost::system::error_code&) {
+        if (AtTopValue() && key == "model") { model_not_string = true; }
+        return true;
+    }
+    bool on_comment_part(std::string_view, boost::system::error_code&) { return true; }
+    bool on_comment(std::string_view, boost::system::error_code&) { return true; }
+};
+
+std::optional<RequestError> ParseLarge(std::string_view body, MessagesRequestView& out) {
+    boost::json::parse_options opt;
+    opt.max_depth = kMaxJsonDepth;
+    boost::json::basic_parser<TopLevelHandler> p(opt);
+    boost::system::error_code ec;
+    p.write_some(false, body.data(), body.size(), ec);
+    if (ec) {
+        if (ec == boost::json::error::too_deep) {
+            return RequestError{"request body is nested too deeply (maximum depth is 128)"};
+        }
+        return RequestError{"request body is not valid JSON: " + ec.message()};
+    }
+    auto& h = p.handler();
+    if (!h.top_is_object) {
+        return RequestError{"request body must be a JSON object"};
+    }
+    if (h.model_not_string) {
+        return RequestError{"model: Input should be a valid string"};
+    }
+    if (!h.model) {
+        return RequestError{"model: Field required"};
+    }
+    if (h.model->empty()) {
+        return RequestError{"model: String should have at least 1 character"};
+    }
+    if (h.stream_invalid) {
+        return RequestError{"stream: Input should be a valid boolean"};
+    }
+    out.model = std::move(*h.model);
+    out.stream = h.stream.value_or(false);
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<RequestError> ParseMessagesRequest(std::string_view body, MessagesRequestView& out) {
-    std::unique_ptr<simdjson::dom::parser> big;
-    simdjson::dom::parser* parser = &ThreadParser();
     if (body.size() > kLargeBody) {
-        big = std::make_unique<simdjson::dom::parser>(body.size());
-        if (big->allocate(body.size(), kMaxJsonDepth)) {
-            return RequestError{"request body too large to parse"};
-        }
-        parser = big.get();
+        return ParseLarge(body, out);
     }
+    simdjson::dom::parser* parser = &ThreadParser();
     simdjson::dom::element doc;
     auto err = parser->parse(body.data(), body.size(), true).get(doc);
     if (err) {

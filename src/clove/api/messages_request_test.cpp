@@ -59,3 +59,26 @@ TEST(SpliceModel, ReplacesOnlyTheModelValue) {
               R"({ "max_tokens": 5, "model" : "claude-sonnet-4-5" , "messages":[{"model":"x"}]})");
     EXPECT_EQ(SpliceModel(R"({"model":"a"})", "q\"b"), R"({"model":"q\"b"})");
 }
+
+TEST(ParseMessagesRequest, LargeBodiesGetTheSameAnswers) {
+    MessagesRequestView v;
+    std::string pad(2u << 20, 'a');
+    auto big = [&](std::string_view head, std::string_view tail) {
+        return std::string(head) + "\"pad\":\"" + pad + "\"" + std::string(tail);
+    };
+    ASSERT_FALSE(Parse(big(R"({"model":"claude-x","stream":true,)", "}"), v));
+    EXPECT_EQ(v.model, "claude-x");
+    EXPECT_TRUE(v.stream);
+    ASSERT_FALSE(Parse(big(R"({"messages":[{"model":"inner"}],"model":"m2",)", "}"), v));
+    EXPECT_EQ(v.model, "m2");
+    EXPECT_FALSE(v.stream);
+    EXPECT_TRUE(Parse(big(R"({"model":5,)", "}"), v));
+    EXPECT_TRUE(Parse(big(R"({"stream":"x","model":"m",)", "}"), v));
+    EXPECT_TRUE(Parse(big(R"({"model":"m",)", ""), v));
+    EXPECT_TRUE(Parse(big(R"({"model":"m","x":"\ud800",)", "}"), v));
+    EXPECT_TRUE(Parse(big("{\"model\":\"m\xff\",", "}"), v));
+    std::string deep = R"({"model":"m","x":)" + std::string(200, '[') + std::string(200, ']') + ",";
+    auto err = Parse(big(deep, "}"), v);
+    ASSERT_TRUE(err);
+    EXPECT_NE(err->message.find("nested too deeply"), std::string::npos);
+}

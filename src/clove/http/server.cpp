@@ -14,7 +14,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/parser.hpp>
 
+#include <array>
 #include <atomic>
+#include <cctype>
+#include <cstring>
 #include <cerrno>
 #include <list>
 #include <optional>
@@ -22,6 +25,7 @@
 
 #include "clove/base/log.hpp"
 #include "clove/base/request_id.hpp"
+#include "clove/http/body_decoder.hpp"
 #include "clove/http/head_scanner.hpp"
 #include "clove/http/response_head.hpp"
 
@@ -38,8 +42,6 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 /// Read size for request heads and bodies: large enough that a typical request arrives in one
 /// recv, small enough that thousands of idle connections stay cheap (released between requests).
 constexpr size_t kReadChunk = 16 * 1024;
-/// Chunk extensions are legal but nobody legitimate sends kilobytes of them.
-constexpr size_t kMaxChunkExtension = 4096;
 
 bool IEquals(std::string_view a, std::string_view b) {
     if (a.size() != b.size()) {
@@ -89,6 +91,38 @@ const char* CheckFraming(const Request& req) {
     }
     if (hosts > 1) {
         return "more than one Host header";
+    }
+    if (hosts == 1) {
+        // RFC 9112 §3.2: a Host that is not a valid uri-host[:port] gets 400.
+        for (unsigned char c : req[bhttp::field::host]) {
+            bool ok = std::isalnum(c) || std::strchr("-._~!$&'()*+,;=%[]:", c) != nullptr;
+            if (!ok || c == 0) {
+                return "invalid Host header";
+            }
+        }
+    }
+    auto target = req.target();
+    if (target.empty()) {
+        return "empty request target";
+    }
+    if (target.front() != '/') {
+        bool absolute = target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0;
+        bool asterisk = target == "*" && req.method() == bhttp::verb::options;
+        if (!absolute && !asterisk) {
+            return "invalid request target";
+        }
+        if (absolute) {
+            auto rest = target.substr(target.find("://") + 3);
+            auto authority = rest.substr(0, rest.find('/'));
+            if (authority.empty() || (authority.front() == '[' && authority.find(']') == std::string_view::npos)) {
+                return "invalid request target";
+            }
+            for (unsigned char c : authority) {
+                if (!(std::isalnum(c) || std::strchr("-._~!$&'()*+,;=%[]:", c) != nullptr) || c == 0) {
+                    return "invalid request target";
+                }
+            }
+        }
     }
     if (cls > 1) {
         return "more than one Content-Length header";
@@ -242,7 +276,9 @@ private:
     std::list<SessionEntry*>::iterator it_;
 };
 
-/// Writes a gateway-made error answer (Anthropic JSON) and marks the connection for close.
+asio::awaitable<void> LingerClose(beast::tcp_stream& stream);
+
+/// Writes a gateway-made error answer (Anthropic JSON), then closes the connection lingering.
 asio::awaitable<void> WriteEarlyError(beast::tcp_stream& stream, std::chrono::milliseconds timeout,
                                       int status, std::string_view message, std::string_view request_id) {
     static constexpr char kHex[] = "0123456789abcdef";
@@ -280,11 +316,31 @@ asio::awaitable<void> WriteEarlyError(beast::tcp_stream& stream, std::chrono::mi
     std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
     stream.expires_after(timeout);
     co_await asio::async_write(stream, bufs, kTuple);
+    co_await LingerClose(stream);
 }
 
 void CloseStream(beast::tcp_stream& stream) {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.socket().close(ignored);
+}
+
+/// Closes after an early error while the client may still be sending (RFC 9112 §9.6): stop
+/// sending, then read and discard for a bounded time so the kernel does not answer the client's
+/// remaining bytes with a reset that would destroy the error response before it is read.
+asio::awaitable<void> LingerClose(beast::tcp_stream& stream) {
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> sink;
+    uint64_t total = 0;
+    while (total < (64ull << 20)) {
+        auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+        if (ec) {
+            break;
+        }
+        total += n;
+    }
     stream.socket().close(ignored);
 }
 
@@ -327,10 +383,8 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             size_t want = std::min(kReadChunk, buf.max_size() - buf.size());
             auto [ec, n] = co_await stream.async_read_some(buf.prepare(want), kTuple);
             if (ec) {
-                if (ec == beast::error::timeout && got_bytes) {
-                    co_await WriteEarlyError(stream, opts.write_timeout, 408,
-                                             "timed out waiting for the request head", w.ids.Next());
-                }
+                // Timeout (the stream's timer already closed the socket, as nginx does for
+                // client_header_timeout), EOF, reset or drain cancel: nothing to answer.
                 CloseStream(stream);
                 co_return;
             }
@@ -362,6 +416,12 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         parser.eager(false);
         beast::error_code pec;
         size_t used = parser.put(asio::buffer(buf.data().data(), head_len), pec);
+        if (pec == bhttp::error::body_limit) {
+            co_await WriteEarlyError(stream, opts.write_timeout, 413,
+                                     fmt::format("request body exceeds the {} byte limit", opts.max_body_bytes),
+                                     request_id);
+            break;
+        }
         if (pec || !parser.is_header_done() || used != head_len) {
             co_await WriteEarlyError(stream, opts.write_timeout, 400,
                                      std::string("malformed request head: ") + pec.message(), request_id);
@@ -380,24 +440,19 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
                                      request_id);
             break;
         }
-        size_t fields_before = static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end()));
-
-        // ---- 2. request body: idle timeout between reads, bounded chunk headers ------------
-        bool chunk_ext_bad = false;
-        auto on_chunk = [&chunk_ext_bad](std::uint64_t, std::string_view ext, beast::error_code& ec) {
-            bool bad = ext.size() > kMaxChunkExtension;
-            for (unsigned char c : ext) {
-                bad = bad || c < 0x20 || c == 0x7f;
-            }
-            if (bad) {
-                chunk_ext_bad = true;
-                ec = bhttp::error::bad_chunk_extension;
-            }
-        };
-        parser.on_chunk_header(on_chunk);
-        if (!parser.is_done()) {
+        // ---- 2. request body: our own strict decoder (CRLF only, chunk lines <= 4 KiB, no
+        //         trailers), idle timeout between reads, the size limit on decoded bytes ----------
+        std::string body;
+        BodyDecoder decoder;
+        if (chunked) {
+            decoder.Start(BodyDecoder::Mode::kChunked, 0, /*reject_trailers=*/true);
+        } else {
+            decoder.Start(BodyDecoder::Mode::kLength, content_length.value_or(0));
+            body.reserve(static_cast<size_t>(content_length.value_or(0)));
+        }
+        if (!decoder.done()) {
             auto expect = parser.get()[bhttp::field::expect];
-            if (IEquals(Trim(expect), "100-continue")) {
+            if (IEquals(Trim(expect), "100-continue") && buf.size() == 0) {
                 static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
                 stream.expires_after(opts.write_timeout);
                 auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue), kTuple);
@@ -408,41 +463,41 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         }
         int body_error = 0;
         std::string body_error_msg;
-        while (!parser.is_done()) {
+        size_t payload_end = 0;
+        for (;;) {
             if (buf.size() > 0) {
-                beast::error_code ec;
-                size_t u = parser.put(buf.data(), ec);
-                buf.consume(u);
-                if (ec == bhttp::error::body_limit) {
-                    body_error = 413;
-                    body_error_msg = fmt::format("request body exceeds the {} byte limit", opts.max_body_bytes);
-                    break;
+                size_t raw_begin = body.size();
+                auto data = buf.data();
+                body.append(static_cast<const char*>(data.data()), data.size());
+                buf.consume(buf.size());
+                payload_end = decoder.Decode(body.data(), payload_end, raw_begin, body.size());
+                if (decoder.excess() > 0) {
+                    // Bytes after the body: the next pipelined request; hand them back.
+                    size_t e = decoder.excess();
+                    auto dst = buf.prepare(e);
+                    std::memcpy(dst.data(), body.data() + body.size() - e, e);
+                    buf.commit(e);
                 }
-                if (ec && ec != bhttp::error::need_more) {
-                    body_error = 400;
-                    body_error_msg = chunk_ext_bad ? "chunk extension too long or invalid"
-                                                   : "malformed request body framing: " + ec.message();
-                    break;
-                }
-                if (parser.is_done()) {
-                    break;
-                }
-                if (u == 0 && buf.size() >= buf.max_size()) {
-                    body_error = 400;
-                    body_error_msg = "chunk header line too long";
-                    break;
-                }
+                body.resize(payload_end);
+            }
+            if (decoder.failed()) {
+                body_error = 400;
+                body_error_msg = "malformed chunked request body (CRLF line ends, chunk lines up to 4 KiB, no trailers)";
+                break;
+            }
+            if (payload_end > opts.max_body_bytes) {
+                body_error = 413;
+                body_error_msg = fmt::format("request body exceeds the {} byte limit", opts.max_body_bytes);
+                break;
+            }
+            if (decoder.done()) {
+                break;
             }
             stream.expires_after(opts.body_timeout);
             size_t want = std::min(kReadChunk, buf.max_size() - buf.size());
             auto [ec, n] = co_await stream.async_read_some(buf.prepare(want), kTuple);
             if (ec) {
-                if (ec == beast::error::timeout) {
-                    body_error = 408;
-                    body_error_msg = "timed out waiting for the request body";
-                } else {
-                    body_error = -1;  // client went away
-                }
+                body_error = -1;  // client went away or body timeout (the socket is closed)
                 break;
             }
             buf.commit(n);
@@ -454,12 +509,6 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             co_await WriteEarlyError(stream, opts.write_timeout, body_error, body_error_msg, request_id);
             break;
         }
-        if (chunked &&
-            static_cast<size_t>(std::distance(parser.get().begin(), parser.get().end())) != fields_before) {
-            co_await WriteEarlyError(stream, opts.write_timeout, 400, "request trailers are not accepted",
-                                     request_id);
-            break;
-        }
         stream.expires_never();
         first = false;
         if (buf.size() == 0) {
@@ -468,6 +517,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
 
         // ---- 3. the handler ---------------------------------------------------------------
         Request req = parser.release();
+        req.body() = std::move(body);
         std::string_view query;
         SplitTarget(req.target(), path, query);
         Exchange ex(req, stream, opts.write_timeout, w.draining);
@@ -641,6 +691,12 @@ int Server::Run(std::chrono::steady_clock::time_point started) {
 }
 
 void SplitTarget(std::string_view target, std::string& path, std::string_view& query) {
+    // Absolute form (RFC 9112 §3.2.2): route on its path; the authority was checked already.
+    if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0) {
+        auto rest = target.substr(target.find("://") + 3);
+        size_t slash = rest.find_first_of("/?");
+        target = slash == std::string_view::npos ? std::string_view{} : rest.substr(slash);
+    }
     size_t q = target.find('?');
     query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
     std::string_view raw = target.substr(0, q);
@@ -656,6 +712,9 @@ void SplitTarget(std::string_view target, std::string& path, std::string_view& q
     }
     if (path.size() > 1 && path.back() == '/') {
         path.pop_back();
+    }
+    if (path.empty()) {
+        path = "/";
     }
 }
 

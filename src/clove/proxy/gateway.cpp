@@ -30,7 +30,7 @@
 #include "clove/http/response_head.hpp"
 #include "clove/proxy/models.hpp"
 #include "clove/sse/event_framer.hpp"
-#include "clove/upstream/body_decoder.hpp"
+#include "clove/http/body_decoder.hpp"
 #include "clove/upstream/connection.hpp"
 #include "clove/upstream/response_parser.hpp"
 
@@ -473,15 +473,15 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     if (resp.status >= 400) {
         rec.outcome = "upstream_error_status";
     }
-    upstream::BodyDecoder decoder;
+    http::BodyDecoder decoder;
     if (resp.status == 204 || resp.status == 304) {
-        decoder.Start(upstream::BodyDecoder::Mode::kLength, 0);
+        decoder.Start(http::BodyDecoder::Mode::kLength, 0);
     } else if (resp.chunked) {
-        decoder.Start(upstream::BodyDecoder::Mode::kChunked);
+        decoder.Start(http::BodyDecoder::Mode::kChunked);
     } else if (resp.content_length) {
-        decoder.Start(upstream::BodyDecoder::Mode::kLength, *resp.content_length);
+        decoder.Start(http::BodyDecoder::Mode::kLength, *resp.content_length);
     } else {
-        decoder.Start(upstream::BodyDecoder::Mode::kUntilClose);
+        decoder.Start(http::BodyDecoder::Mode::kUntilClose);
     }
     // Body bytes that came with the head go to the front of the buffer.
     std::memmove(buf.data(), buf.data() + head_size, buffered - head_size);
@@ -493,8 +493,9 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     {
         http::HeadBuilder h(chead);
         h.Status(resp.status);
+        const std::string_view resp_connection = resp.Get("connection");
         for (const auto& [name, value] : resp.headers) {
-            if (IsHopByHop(name)) {
+            if (IsHopByHop(name) || (!resp_connection.empty() && ListedInConnection(resp_connection, name))) {
                 continue;
             }
             h.Header(name, value);
@@ -624,7 +625,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
             }
             if (ec == asio::error::eof) {
                 decoder.OnEof();
-                if (decoder.done() && decoder.mode() == upstream::BodyDecoder::Mode::kUntilClose) {
+                if (decoder.done() && decoder.mode() == http::BodyDecoder::Mode::kUntilClose) {
                     continue;  // forward what the final read brought, then finish
                 }
             }

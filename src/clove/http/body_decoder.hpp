@@ -3,7 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 
-namespace clove::upstream {
+namespace clove::http {
 
 /// Decodes an upstream response body in place: framing bytes (chunk sizes, extensions, CRLFs,
 /// trailers) are removed and payload bytes are moved down so the buffer holds
@@ -13,7 +13,8 @@ class BodyDecoder {
 public:
     enum class Mode { kLength, kChunked, kUntilClose };
 
-    void Start(Mode mode, uint64_t length = 0);
+    /// `reject_trailers`: a chunked body with trailer fields fails (requests; Clove accepts none).
+    void Start(Mode mode, uint64_t length = 0, bool reject_trailers = false);
 
     /// Decodes raw bytes `buf[raw_begin, raw_end)`, appending payload at `buf[payload_end...]`
     /// (payload_end <= raw_begin). Returns the new payload end. Raw bytes after the end of the body
@@ -40,6 +41,7 @@ private:
     size_t ext_len_ = 0;
     size_t trailer_len_ = 0;
     size_t excess_ = 0;
+    bool reject_trailers_ = false;
 };
 
-}  // namespace clove::upstream
+}  // namespace clove::http

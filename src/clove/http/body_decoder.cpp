@@ -1,9 +1,9 @@
-#include "clove/upstream/body_decoder.hpp"
+#include "clove/http/body_decoder.hpp"
 
 #include <algorithm>
 #include <cstring>
 
-namespace clove::upstream {
+namespace clove::http {
 
 namespace {
 constexpr size_t kMaxExtension = 4096;
@@ -17,9 +17,10 @@ int HexValue(char c) {
 }
 }  // namespace
 
-void BodyDecoder::Start(Mode mode, uint64_t length) {
+void BodyDecoder::Start(Mode mode, uint64_t length, bool reject_trailers) {
     *this = BodyDecoder{};
     mode_ = mode;
+    reject_trailers_ = reject_trailers;
     switch (mode) {
         case Mode::kLength:
             remaining_ = length;
@@ -130,7 +131,7 @@ size_t BodyDecoder::Decode(char* buf, size_t out, size_t i, size_t end) {
                     state_ = State::kTrailerLf;
                     trailer_len_ = 0;
                 } else {
-                    state_ = State::kTrailerLine;
+                    state_ = reject_trailers_ ? State::kFailed : State::kTrailerLine;
                 }
                 break;
             case State::kTrailerLine: {
@@ -150,4 +151,4 @@ size_t BodyDecoder::Decode(char* buf, size_t out, size_t i, size_t end) {
     return out;
 }
 
-}  // namespace clove::upstream
+}  // namespace clove::http

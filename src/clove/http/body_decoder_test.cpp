@@ -1,11 +1,11 @@
-#include "clove/upstream/body_decoder.hpp"
+#include "clove/http/body_decoder.hpp"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-using clove::upstream::BodyDecoder;
+using clove::http::BodyDecoder;
 
 namespace {
 
@@ -85,4 +85,16 @@ TEST(BodyDecoder, HandlesLengthUntilCloseAndExcess) {
     EXPECT_EQ(d.excess(), 3u);
     EXPECT_EQ(DecodeAll(BodyDecoder::Mode::kUntilClose, 0, "abc", {1}, true, d), "abc");
     EXPECT_TRUE(d.done());
+}
+
+TEST(BodyDecoder, RejectsTrailersAndBareLfWhenAskedTo) {
+    BodyDecoder d;
+    d.Start(BodyDecoder::Mode::kChunked, 0, true);
+    std::string w = "1\r\na\r\n0\r\nX: y\r\n\r\n";
+    d.Decode(w.data(), 0, 0, w.size());
+    EXPECT_TRUE(d.failed());
+    d.Start(BodyDecoder::Mode::kChunked, 0, true);
+    std::string lf = "1\r\na\r\n0\n\n";
+    d.Decode(lf.data(), 0, 0, lf.size());
+    EXPECT_TRUE(d.failed());
 }
