@@ -17,7 +17,7 @@ add_library(clove_warnings INTERFACE)
 target_compile_options(clove_warnings INTERFACE
   -Wall -Wextra -Wshadow -Wnon-virtual-dtor -Wcast-align -Wunused -Woverloaded-virtual
   -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough
-  -Wno-maybe-uninitialized)
+  -Wno-maybe-uninitialized -Wno-mismatched-new-delete)
 if(CLOVE_WERROR)
   target_compile_options(clove_warnings INTERFACE -Werror)
 endif()
