@@ -21,6 +21,7 @@
 #include <array>
 #include <charconv>
 #include <cstring>
+#include <memory>
 
 #include "clove/api/errors.hpp"
 #include "clove/api/messages_request.hpp"
@@ -100,6 +101,29 @@ std::string Hex(size_t n) {
     auto r = std::to_chars(buf, buf + sizeof buf, n, 16);
     return std::string(buf, r.ptr);
 }
+
+/// A growable byte buffer that, unlike std::string::resize, never zero-fills: the relay
+/// overwrites every byte it uses, and zeroing 16 KiB per request showed in profiles.
+class ByteBuffer {
+public:
+    char* data() { return data_.get(); }
+    size_t size() const { return size_; }
+    void resize(size_t n) {
+        if (n <= size_) {
+            return;
+        }
+        auto next = std::make_unique_for_overwrite<char[]>(n);
+        if (size_ > 0) {
+            std::memcpy(next.get(), data_.get(), size_);
+        }
+        data_ = std::move(next);
+        size_ = n;
+    }
+
+private:
+    std::unique_ptr<char[]> data_;
+    size_t size_ = 0;
+};
 
 /// Everything the access log reports about one request.
 struct RequestRecord {
@@ -381,7 +405,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
 
     // ---- 4b. Connect, send, await the response head ---------------------------------------------
     std::unique_ptr<upstream::Connection> conn;
-    std::string buf;
+    ByteBuffer buf;
     upstream::ResponseHead resp;
     size_t buffered = 0;  // bytes in buf
     size_t head_size = 0;

@@ -12,12 +12,12 @@ size_t EventFramer::Scan(std::string_view w) noexcept {
         if (c != '\r' && c != '\n') {
             // Fast skip to the next line end.
             prev_cr_ = false;
+            // Find the LF, then look for a CR only within this line: searching the whole window
+            // for a CR that an LF-only stream never has would make every line cost O(window).
             const char* lf = static_cast<const char*>(std::memchr(data + pos_, '\n', n - pos_));
-            const char* cr = static_cast<const char*>(std::memchr(data + pos_, '\r', n - pos_));
-            const char* next = lf;
-            if (!next || (cr && cr < next)) {
-                next = cr;
-            }
+            size_t line_end = lf ? static_cast<size_t>(lf - data) : n;
+            const char* cr = static_cast<const char*>(std::memchr(data + pos_, '\r', line_end - pos_));
+            const char* next = cr ? cr : lf;
             if (!next) {
                 pos_ = n;
                 break;
@@ -65,9 +65,12 @@ void ForEachEvent(std::string_view span, std::string& scratch,
     };
     size_t i = 0;
     while (i < span.size()) {
-        size_t end = span.find_first_of("\r\n", i);
-        if (end == std::string_view::npos) {
-            end = span.size();
+        // Not span.find_first_of("\r\n"): libstdc++ runs a memchr over the needle per byte.
+        const char* base = span.data();
+        const void* lf = std::memchr(base + i, '\n', span.size() - i);
+        size_t end = lf ? static_cast<size_t>(static_cast<const char*>(lf) - base) : span.size();
+        if (const void* cr = std::memchr(base + i, '\r', end - i)) {
+            end = static_cast<size_t>(static_cast<const char*>(cr) - base);
         }
         std::string_view line = span.substr(i, end - i);
         i = end;
