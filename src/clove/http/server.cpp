@@ -468,6 +468,13 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             if (buf.size() > 0) {
                 size_t raw_begin = body.size();
                 auto data = buf.data();
+                if (body.capacity() < body.size() + data.size()) {
+                    // Grow by doubling, but never past what the size limit can need (the decoded
+                    // payload plus one read): a 32 MiB + 1 chunked body must not reserve 64 MiB.
+                    size_t cap_limit = static_cast<size_t>(opts.max_body_bytes) + 2 * kReadChunk;
+                    body.reserve(std::min(std::max(body.capacity() * 2, body.size() + data.size()),
+                                          std::max(cap_limit, body.size() + data.size())));
+                }
                 body.append(static_cast<const char*>(data.data()), data.size());
                 buf.consume(buf.size());
                 payload_end = decoder.Decode(body.data(), payload_end, raw_begin, body.size());

@@ -1,0 +1,517 @@
+#!/usr/bin/env bash
+# Clove benchmark: direct-to-mock vs nginx vs Clove, same run, median of rounds.
+# See bench/README.md.   Usage: bash bench/run.sh
+# Env: CLOVE_BIN (build/release/clove)  ROUNDS (3)  DURATION (10s)  QUICK=1 (short smoke run)
+#      TARGETS ("direct nginx clove")  STREAMS (1000)  STREAM_SECONDS (30)  WARMUP (2s)
+#      CONNS (64)  ACCESS_LOG (1: nginx logs to a file, Clove at log level info; 0: both off/warn)
+#      SUBJECT_CPU (0)  AUX_CPU (1)  RESULTS_DIR (bench/results)  KEEP_TMP (0)  STRICT (0: 1 = exit 1
+#      when a Clove target is missed)  WAIT_QUIET (0: 1 = before each measurement wait, up to
+#      WAIT_QUIET_MAX seconds (1800), until no compiler/linker is running)
+set -Eeuo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH/.." && pwd)
+cd "$ROOT"
+
+QUICK=${QUICK:-0}
+if [[ $QUICK == 1 ]]; then
+  ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-2s}; WARMUP=${WARMUP:-1s}; STREAM_SECONDS=${STREAM_SECONDS:-5}
+else
+  ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}; WARMUP=${WARMUP:-2s}; STREAM_SECONDS=${STREAM_SECONDS:-30}
+fi
+CLOVE_BIN=${CLOVE_BIN:-build/release/clove}
+STREAMS=${STREAMS:-1000}
+CONNS=${CONNS:-64}
+TARGETS=${TARGETS:-direct nginx clove}
+ACCESS_LOG=${ACCESS_LOG:-1}
+SUBJECT_CPU=${SUBJECT_CPU:-0}
+AUX_CPU=${AUX_CPU:-1}
+RESULTS_DIR=${RESULTS_DIR:-$BENCH/results}
+KEEP_TMP=${KEEP_TMP:-0}
+STRICT=${STRICT:-0}
+WAIT_QUIET=${WAIT_QUIET:-0}
+WAIT_QUIET_MAX=${WAIT_QUIET_MAX:-1800}
+BUSY_PATTERN='cc1plus|cc1|ld|ld.gold|ld.lld|collect2|lto1'
+CLIENT_KEY=ck-bench-0001
+UPSTREAM_KEY=sk-bench-upstream-0001
+SSE_EVENTS=57
+
+log() { echo "bench: $*" >&2; }
+die() { echo "bench: FATAL: $*" >&2; exit 1; }
+
+# ------------------------------------------------------------------ preflight
+for t in wrk nginx node taskset curl awk pgrep cmp; do
+  command -v "$t" >/dev/null || die "required tool '$t' is missing (run scripts/setup.sh)"
+done
+ncpu=$(nproc)
+(( ncpu >= 2 )) || die "needs at least 2 CPUs for pinning (have $ncpu)"
+for c in "$SUBJECT_CPU" "$AUX_CPU"; do (( c < ncpu )) || die "CPU $c does not exist"; done
+[[ $DURATION =~ ^[0-9]+[smh]?$ ]] || die "DURATION must look like 10s"
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
+for t in $TARGETS; do
+  [[ $t == direct || $t == nginx || $t == clove ]] || die "unknown target '$t' in TARGETS"
+done
+if [[ " $TARGETS " == *" clove "* ]]; then
+  [[ -x $CLOVE_BIN ]] || die "Clove binary '$CLOVE_BIN' not found or not executable (build it with
+  'bash scripts/build.sh release', set CLOVE_BIN, or run TARGETS='direct nginx')"
+  CLOVE_BIN=$(cd "$(dirname "$CLOVE_BIN")" && pwd)/$(basename "$CLOVE_BIN")
+fi
+
+# Raise the fd limit: 1000 streams need ~2000 sockets in a proxy.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+(( $(ulimit -n) >= 2 * STREAMS + 200 )) || die "open-file limit $(ulimit -n) too low for $STREAMS streams"
+
+MOCK=$BENCH/.build/mock_upstream
+if [[ ! -x $MOCK || $BENCH/mock_upstream.cpp -nt $MOCK ]]; then
+  command -v g++ >/dev/null || die "g++ is missing (needed to build the mock upstream)"
+  [[ -f /usr/include/boost/asio.hpp ]] || die "Boost.Asio headers missing (apt-get install libboost1.81-dev)"
+  mkdir -p "$BENCH/.build"
+  log "building $MOCK"
+  g++ -O2 -std=c++20 -o "$MOCK.tmp" "$BENCH/mock_upstream.cpp" -pthread || die "mock build failed"
+  mv "$MOCK.tmp" "$MOCK"
+fi
+
+compiler_running() { pgrep -x "$BUSY_PATTERN" >/dev/null; }
+wait_quiet() {  # with WAIT_QUIET=1: wait until no compiler/linker has run for 5 s
+  [[ $WAIT_QUIET == 1 ]] || return 0
+  local waited=0 quiet=0
+  while ((quiet < 5)); do
+    if compiler_running; then
+      quiet=0
+      ((waited % 60 == 0)) && log "waiting for compilers/linkers to finish (${waited}s)"
+    else
+      quiet=$((quiet + 1))
+    fi
+    sleep 1
+    waited=$((waited + 1))
+    if ((waited > WAIT_QUIET_MAX)); then log "WARNING: still busy after ${WAIT_QUIET_MAX}s, measuring anyway"; return 0; fi
+  done
+}
+
+TMP=$(mktemp -d /tmp/clove-bench.XXXXXX)
+DATA=$TMP/data.tsv
+META=$TMP/meta.tsv
+ERRORS=$TMP/errors.txt
+NOTES=$TMP/notes.txt
+: >"$DATA"; : >"$META"; : >"$ERRORS"; : >"$NOTES"
+STARTED=()
+MONITOR_PID=""
+
+cleanup() {
+  local rc=$?
+  [[ -n $MONITOR_PID ]] && kill "$MONITOR_PID" 2>/dev/null && wait "$MONITOR_PID" 2>/dev/null
+  for p in "${STARTED[@]}"; do stop_pid "$p" KILL 2>/dev/null || true; done
+  if [[ $KEEP_TMP == 1 ]]; then log "temp files kept in $TMP"; else rm -rf "$TMP"; fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ------------------------------------------------------------------ process helpers
+proc_state() {  # prints the state letter, or nothing when gone
+  local s
+  { s=$(<"/proc/$1/stat"); } 2>/dev/null || return 0
+  s=${s##*) }
+  echo "${s%% *}"
+}
+proc_alive() { local st; st=$(proc_state "$1"); [[ -n $st && $st != Z ]]; }
+
+tree() {  # the pid and all its descendants
+  local p=$1 c
+  echo "$p"
+  for c in $(pgrep -P "$p" 2>/dev/null || true); do tree "$c"; done
+}
+
+tree_cpu_ticks() {  # utime+stime (all threads) summed over the process tree, in clock ticks
+  local total=0 p s f
+  for p in $(tree "$1"); do
+    { s=$(<"/proc/$p/stat"); } 2>/dev/null || continue
+    s=${s##*) }
+    read -ra f <<<"$s"
+    total=$((total + f[11] + f[12]))
+  done
+  echo "$total"
+}
+
+tree_kb() {  # sum of a /proc/PID/status field (VmRSS, VmHWM) over the tree, in kB
+  local field=$2 total=0 p v
+  for p in $(tree "$1"); do
+    v=$(awk -v f="$field:" '$1 == f { print $2 }' "/proc/$p/status" 2>/dev/null || true)
+    total=$((total + ${v:-0}))
+  done
+  echo "$total"
+}
+
+retask() {  # move a process tree (all threads) to a CPU
+  local p
+  for p in $(tree "$1"); do taskset -a -p -c "$2" "$p" >/dev/null 2>&1 || true; done
+}
+
+stop_pid() {  # stop a process we started, by PID: SIGTERM, then SIGKILL after 8 s
+  local pid=$1 how=${2:-TERM} i rc=0
+  [[ -n $pid ]] || return 0
+  if proc_alive "$pid"; then
+    kill "-$how" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 160; i++)); do proc_alive "$pid" || break; sleep 0.05; done
+    if proc_alive "$pid"; then
+      log "WARNING: pid $pid did not exit on SIG$how within 8 s, killing"
+      echo "pid $pid ($(cat "/proc/$pid/comm" 2>/dev/null)) ignored SIG$how for 8 s" >>"$NOTES"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || rc=$?
+  local keep=() p
+  for p in "${STARTED[@]}"; do [[ $p == "$pid" ]] || keep+=("$p"); done
+  STARTED=("${keep[@]}")
+  return $rc
+}
+
+# Interference monitor: once a second, note when a compiler or linker runs; every measurement
+# checks whether the log grew while it ran and says so in the results.
+BUSY_LOG=$TMP/busy.log
+: >"$BUSY_LOG"
+( while :; do
+    if pgrep -x "$BUSY_PATTERN" >/dev/null; then date +%s >>"$BUSY_LOG"; fi
+    sleep 1
+  done ) &
+MONITOR_PID=$!
+busy_mark() { BUSY_AT=$(wc -l <"$BUSY_LOG"); }
+busy_check() {  # busy_check WHAT: note if a compiler ran since busy_mark
+  if (( $(wc -l <"$BUSY_LOG") > BUSY_AT )); then
+    log "WARNING: a compiler/linker ran during $1: its numbers are unreliable"
+    echo "round $ROUND: a compiler/linker ran during $1: its numbers are unreliable" >>"$NOTES"
+  fi
+}
+
+# Snapshot the Clove binary so a rebuild during the run cannot change or break it.
+if [[ " $TARGETS " == *" clove "* ]]; then
+  wait_quiet
+  cp "$CLOVE_BIN" "$TMP/clove"
+  "$TMP/clove" --version >/dev/null 2>&1 || die "$CLOVE_BIN does not run (--version failed; being rebuilt?)"
+  CLOVE_SRC=$CLOVE_BIN
+  CLOVE_BIN=$TMP/clove
+fi
+
+CLK_TCK=$(getconf CLK_TCK)
+FREE_PORTS=()
+next_port() {
+  if ((${#FREE_PORTS[@]} == 0)); then mapfile -t FREE_PORTS < <(node "$BENCH/tools.js" freeport 16); fi
+  PORT=${FREE_PORTS[0]}
+  FREE_PORTS=("${FREE_PORTS[@]:1}")
+}
+
+# spawn NAME CPU LOGFILE PORT -- CMD...   sets SPAWN_PID, SPAWN_READY_MS
+# Ready time: from just before the fork to the first 200 on http://127.0.0.1:PORT/health, polled
+# (new connection every ~50 µs) by a poller that is already running on the other CPU.
+spawn() {
+  local name=$1 cpu=$2 logf=$3 port=$4
+  shift 5
+  local rf=$TMP/ready.$name.$RANDOM poller t0 t1 tries
+  taskset -c "$AUX_CPU" "$MOCK" --wait-ready "$port" --out "$rf" --timeout-ms 15000 &
+  poller=$!
+  until [[ -e $rf.started ]]; do
+    proc_alive "$poller" || die "ready poller for $name failed"
+    sleep 0.005
+  done
+  t0=$EPOCHREALTIME
+  taskset -c "$cpu" "$@" >"$logf" 2>&1 &
+  SPAWN_PID=$!
+  STARTED+=("$SPAWN_PID")
+  if ! wait "$poller"; then
+    tail -n 30 "$logf" >&2 || true
+    die "$name did not answer 200 on http://127.0.0.1:$port/health (log above)"
+  fi
+  read -r t1 tries <"$rf"
+  t0=${t0//[.,]/}
+  SPAWN_READY_MS=$(awk -v a="$t1" -v b="$t0" 'BEGIN { printf "%.3f", (a - b) / 1000 }')
+  proc_alive "$SPAWN_PID" || die "$name exited right after start (log: $logf)"
+}
+
+emit() { printf '%s\t%s\t%s\t%s\n' "$ROUND" "$1" "$2" "$3" >>"$DATA"; }
+error() { log "ERROR: $*"; echo "round $ROUND: $*" >>"$ERRORS"; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
+
+# run_wrk TARGET LABEL CPU CONNS DURATION MODE URL   sets W (assoc array) from WRKRESULT
+declare -A W
+run_wrk() {
+  local target=$1 label=$2 cpu=$3 conns=$4 dur=$5 mode=$6 url=$7 out line kv errs
+  W=()
+  if ! out=$(taskset -c "$cpu" wrk -t1 -c"$conns" -d"$dur" --timeout 5s --latency \
+      -s "$BENCH/wrk_messages.lua" "$url" -- "$mode" "$CLIENT_KEY" 2>&1); then
+    error "$target $label: wrk failed: $(tail -n 3 <<<"$out")"
+    return 1
+  fi
+  if ! line=$(grep '^WRKRESULT' <<<"$out"); then
+    error "$target $label: no WRKRESULT line from wrk: $(tail -n 3 <<<"$out")"
+    return 1
+  fi
+  for kv in ${line#WRKRESULT }; do W[${kv%%=*}]=${kv#*=}; done
+  errs=$((W[err_connect] + W[err_read] + W[err_write] + W[err_status] + W[err_timeout]))
+  if ((W[requests] == 0)); then
+    error "$target $label: no request completed"
+    return 1
+  fi
+  if ((errs > 0)); then
+    error "$target $label: $errs errors in ${W[requests]} requests (connect ${W[err_connect]}, read ${W[err_read]}, write ${W[err_write]}, non-2xx ${W[err_status]}, timeout ${W[err_timeout]})"
+  fi
+  return 0
+}
+
+BODY_JSON='{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"Say hello."}]}'
+BODY_SSE='{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"Say hello."}]}'
+"$MOCK" --print json >"$TMP/expect.json"
+"$MOCK" --print sse-events >"$TMP/expect.sse"
+
+validate() {  # validate TARGET URL: one JSON and one SSE answer must be 200 and byte-identical
+  local target=$1 url=$2 code mode body expect
+  for mode in json sse; do
+    if [[ $mode == json ]]; then body=$BODY_JSON; expect=$TMP/expect.json; else body=$BODY_SSE; expect=$TMP/expect.sse; fi
+    code=$(curl -sS -o "$TMP/got.$mode" -D "$TMP/got.$mode.head" -w '%{http_code}' --max-time 10 \
+      -H 'content-type: application/json' -H "x-api-key: $CLIENT_KEY" \
+      -H 'anthropic-version: 2023-06-01' --data-binary "$body" "$url") || code=000
+    if [[ $code != 200 ]]; then
+      error "$target: preflight $mode answered HTTP $code: $(head -c 300 "$TMP/got.$mode" 2>/dev/null)"
+    elif ! cmp -s "$TMP/got.$mode" "$expect"; then
+      error "$target: preflight $mode body differs from the mock's ($(wc -c <"$TMP/got.$mode") vs $(wc -c <"$expect") bytes)"
+    fi
+  done
+  # keep the response heads of the first round, for the notes
+  if [[ $ROUND == 1 ]]; then
+    {
+      echo "$target response head (SSE):"
+      sed 's/^/    /; s/\r$//' "$TMP/got.sse.head"
+    } >>"$TMP/heads.txt"
+  fi
+}
+
+write_nginx_conf() {  # write_nginx_conf PREFIX PORT MOCK_PORT
+  local prefix=$1 user="" alog=off
+  [[ $(id -u) == 0 ]] && user="user root;"
+  [[ $ACCESS_LOG == 1 ]] && alog="$prefix/access.log"
+  mkdir -p "$prefix"
+  sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$2|g" -e "s|@MOCK_PORT@|$3|g" -e "s|@USER@|$user|g" \
+      -e "s|@ACCESS_LOG@|$alog|g" -e "s|@UPSTREAM_KEY@|$UPSTREAM_KEY|g" \
+      "$BENCH/nginx.conf.in" >"$prefix/nginx.conf"
+}
+
+write_clove_conf() {  # write_clove_conf FILE PORT MOCK_PORT
+  local level=info
+  [[ $ACCESS_LOG == 1 ]] || level=warn
+  cat >"$1" <<EOF
+[server]
+host = "127.0.0.1"
+port = $2
+workers = 1
+drain_timeout_ms = 5000
+
+[log]
+level = "$level"
+
+[[upstream]]
+name = "mock"
+kind = "anthropic"
+base_url = "http://127.0.0.1:$3"
+api_key = "$UPSTREAM_KEY"
+models = ["claude-*"]
+
+[[client_key]]
+name = "bench"
+key = "$CLIENT_KEY"
+EOF
+}
+
+# start_subject TARGET TRICKLE_MS   sets SUBJ_PID SUBJ_URL SUBJ_LOG MOCK_PID READY_MS
+start_subject() {
+  local target=$1 trickle=$2 mport sport dir=$TMP/$1.r$ROUND.t$2
+  mkdir -p "$dir"
+  MOCK_PID=""
+  SUBJ_LOG=$dir/stderr.log
+  if [[ $target == direct ]]; then
+    next_port; sport=$PORT
+    spawn mock "$SUBJECT_CPU" "$SUBJ_LOG" "$sport" -- \
+      "$MOCK" --port "$sport" --trickle-ms "$trickle"
+    SUBJ_PID=$SPAWN_PID; READY_MS=$SPAWN_READY_MS
+  else
+    next_port; mport=$PORT
+    spawn mock "$AUX_CPU" "$dir/mock.log" "$mport" -- \
+      "$MOCK" --port "$mport" --trickle-ms "$trickle"
+    MOCK_PID=$SPAWN_PID
+    next_port; sport=$PORT
+    if [[ $target == nginx ]]; then
+      write_nginx_conf "$dir/nginx" "$sport" "$mport"
+      spawn nginx "$SUBJECT_CPU" "$SUBJ_LOG" "$sport" -- \
+        nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/nginx/error.log"
+    else
+      write_clove_conf "$dir/clove.toml" "$sport" "$mport"
+      spawn clove "$SUBJECT_CPU" "$SUBJ_LOG" "$sport" -- \
+        "$CLOVE_BIN" --config "$dir/clove.toml"
+    fi
+    SUBJ_PID=$SPAWN_PID; READY_MS=$SPAWN_READY_MS
+  fi
+  SUBJ_URL="http://127.0.0.1:$sport/v1/messages"
+}
+
+stop_subject() {  # stop_subject TARGET PHASE
+  local target=$1 phase=$2 rc=0
+  stop_pid "$SUBJ_PID" TERM || rc=$?
+  if ((rc != 0)); then
+    echo "round $ROUND $target ($phase): exited with status $rc on SIGTERM" >>"$NOTES"
+  fi
+  if [[ $target == clove && -s $SUBJ_LOG ]]; then
+    # outcome counts from the access log, and any non-access log lines (warnings, errors)
+    local oc
+    oc=$(grep -o '"outcome":"[a-z_]*"' "$SUBJ_LOG" | sort | uniq -c | awk '{ printf "%s%s=%s", sep, $2, $1; sep=", " }' | tr -d '"' || true)
+    echo "round $ROUND clove ($phase): access-log outcomes: ${oc:-none}" >>"$NOTES"
+    local other
+    other=$(grep -v ' access {' "$SUBJ_LOG" | grep -v 'listening on' | grep -iE 'warn|error|crit' | head -n 5 || true)
+    if [[ -n $other ]]; then
+      { echo "round $ROUND clove ($phase): warnings/errors in its log (first 5):"; sed 's/^/    /' <<<"$other"; } >>"$NOTES"
+    fi
+    local nlines
+    nlines=$(wc -l <"$SUBJ_LOG")
+    ((nlines > 0)) && echo "round $ROUND clove ($phase): stderr lines: $nlines" >>"$NOTES"
+  fi
+  if [[ -n $MOCK_PID ]]; then stop_pid "$MOCK_PID" TERM || true; fi
+  [[ $KEEP_TMP == 1 ]] || rm -f "$SUBJ_LOG" "$(dirname "$SUBJ_LOG")/nginx/access.log"
+}
+
+subject_alive_or_error() {  # subject_alive_or_error TARGET WHAT
+  if ! proc_alive "$SUBJ_PID"; then
+    error "$1: process died during $2 (last log lines: $(tail -n 5 "$SUBJ_LOG" | tr '\n' ' '))"
+    return 1
+  fi
+}
+
+# ------------------------------------------------------------------ one target, one round
+bench_target() {
+  local target=$1 mode c0 c1 idle hwm n ok cpu_ms trickle sfile
+
+  # ---- throughput, CPU, memory, latency against the fast mock
+  wait_quiet
+  log "round $ROUND: $target: start"
+  busy_mark
+  start_subject "$target" 0
+  busy_check "$target start-up (time to ready)"
+  emit "$target" ready_ms "$READY_MS"
+  sleep 0.3
+  emit "$target" idle_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmRSS)")"
+  validate "$target" "$SUBJ_URL"
+
+  for mode in json sse; do
+    run_wrk "$target" "$mode warmup" "$AUX_CPU" "$CONNS" "$WARMUP" "$mode" "$SUBJ_URL" || true
+    subject_alive_or_error "$target" "$mode warmup" || { stop_subject "$target" load; return; }
+    busy_mark
+    c0=$(tree_cpu_ticks "$SUBJ_PID")
+    if run_wrk "$target" "$mode @$CONNS" "$AUX_CPU" "$CONNS" "$DURATION" "$mode" "$SUBJ_URL"; then
+      c1=$(tree_cpu_ticks "$SUBJ_PID")
+      busy_check "$target $mode @$CONNS"
+      emit "$target" "${mode}_rps" "$(awk -v r="${W[requests]}" -v d="${W[duration_us]}" 'BEGIN { printf "%.1f", r / (d / 1e6) }')"
+      emit "$target" "${mode}_cpu_ms_1k" "$(awk -v t=$((c1 - c0)) -v k="$CLK_TCK" -v r="${W[requests]}" 'BEGIN { printf "%.3f", t * 1000 / k / r * 1000 }')"
+      log "round $ROUND: $target: $mode @$CONNS: $(awk -v r="${W[requests]}" -v d="${W[duration_us]}" 'BEGIN { printf "%.0f", r / (d / 1e6) }') req/s, CPU $(( (c1 - c0) * 1000 / CLK_TCK )) ms for ${W[requests]} requests"
+    fi
+    subject_alive_or_error "$target" "$mode load" || { stop_subject "$target" load; return; }
+  done
+  emit "$target" load_peak_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmHWM)")"
+  sleep 1
+  emit "$target" after_load_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmRSS)")"
+
+  # added latency: everything on one core, one connection
+  retask "$SUBJ_PID" "$SUBJECT_CPU"
+  [[ -n $MOCK_PID ]] && retask "$MOCK_PID" "$SUBJECT_CPU"
+  for mode in json sse; do
+    busy_mark
+    if run_wrk "$target" "$mode @1" "$SUBJECT_CPU" 1 "$DURATION" "$mode" "$SUBJ_URL"; then
+      busy_check "$target $mode @1"
+      emit "$target" "lat_${mode}_p50_us" "${W[p50_us]}"
+      emit "$target" "lat_${mode}_p99_us" "${W[p99_us]}"
+      log "round $ROUND: $target: $mode @1: p50 ${W[p50_us]} µs, p99 ${W[p99_us]} µs"
+    fi
+    subject_alive_or_error "$target" "$mode latency" || { stop_subject "$target" latency; return; }
+  done
+  stop_subject "$target" load
+
+  # ---- slow streams: a fresh subject in front of a trickling mock
+  trickle=$(( STREAM_SECONDS * 1000 / (SSE_EVENTS - 1) ))
+  wait_quiet
+  busy_mark
+  start_subject "$target" "$trickle"
+  sleep 0.3
+  idle=$(tree_kb "$SUBJ_PID" VmRSS)
+  c0=$(tree_cpu_ticks "$SUBJ_PID")
+  sfile=$TMP/streams.$target.$ROUND.json
+  log "round $ROUND: $target: $STREAMS streams of ~${STREAM_SECONDS}s ($trickle ms between events)"
+  if ! taskset -c "$AUX_CPU" node "$BENCH/tools.js" streams --url "$SUBJ_URL" --n "$STREAMS" \
+      --key "$CLIENT_KEY" --events "$SSE_EVENTS" --timeout-s $(( STREAM_SECONDS * 3 + 30 )) >"$sfile"; then
+    error "$target: streams client failed"
+  fi
+  c1=$(tree_cpu_ticks "$SUBJ_PID")
+  hwm=$(tree_kb "$SUBJ_PID" VmHWM)
+  busy_check "$target slow streams"
+  subject_alive_or_error "$target" "slow streams" || true
+  n=$STREAMS
+  ok=$(node -e 'const r = require(process.argv[1]); console.log(r.ok)' "$sfile" 2>/dev/null || echo 0)
+  emit "$target" streams_n "$n"
+  emit "$target" streams_ok "$ok"
+  emit "$target" streams_peak_rss_mb "$(mb "$hwm")"
+  emit "$target" streams_kb_per_stream "$(awk -v h="$hwm" -v i="$idle" -v n="$n" 'BEGIN { printf "%.2f", (h - i) / n }')"
+  cpu_ms=$(( (c1 - c0) * 1000 / CLK_TCK ))
+  emit "$target" streams_cpu_ms "$cpu_ms"
+  log "round $ROUND: $target: streams $ok/$n ok, peak RSS $(mb "$hwm") MB, CPU $cpu_ms ms: $(cat "$sfile")"
+  if [[ $ok != "$n" ]]; then
+    error "$target: only $ok of $n slow streams completed: $(cat "$sfile")"
+  fi
+  # the streams must really have trickled through: first bytes early, whole stream ~STREAM_SECONDS
+  local check
+  check=$(node -e '
+    const r = require(process.argv[1]), secs = Number(process.argv[2]);
+    const out = [];
+    if (r.ok && r.duration_s.min < 0.8 * secs) out.push(`shortest stream took ${r.duration_s.min.toFixed(2)} s, expected ~${secs} s`);
+    if (r.ok && r.ttfb_ms.p50 > 0.5 * secs * 1000) out.push(`median first byte after ${(r.ttfb_ms.p50 / 1000).toFixed(2)} s: the stream is buffered, not relayed`);
+    console.log(out.join("; "));' "$sfile" "$STREAM_SECONDS" 2>&1 || echo "could not read $sfile")
+  [[ -z $check ]] || error "$target: slow streams: $check"
+  stop_subject "$target" streams
+}
+
+# ------------------------------------------------------------------ main
+{
+  printf 'date\t%s\n' "$(date -u '+%Y-%m-%d %H:%M UTC')"
+  printf 'machine\t%s, %s CPUs, kernel %s\n' "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)" "$ncpu" "$(uname -r)"
+  printf 'tools\t%s, %s, node %s\n' "$(nginx -v 2>&1 | sed 's/.*: //')" "$(wrk -v 2>&1 | head -n 1 | awk '{ print "wrk " $2 }')" "$(node --version)"
+  if [[ " $TARGETS " == *" clove "* ]]; then
+    printf 'clove\t%s (%s, built %s, sha256 %s)\n' "$("$CLOVE_BIN" --version 2>&1 | head -n 1)" "$CLOVE_SRC" \
+      "$(date -u -r "$CLOVE_SRC" '+%Y-%m-%d %H:%M UTC')" "$(sha256sum "$CLOVE_BIN" | cut -c1-12)"
+  fi
+  printf 'settings\tROUNDS=%s DURATION=%s WARMUP=%s CONNS=%s STREAMS=%s STREAM_SECONDS=%s ACCESS_LOG=%s QUICK=%s\n' \
+    "$ROUNDS" "$DURATION" "$WARMUP" "$CONNS" "$STREAMS" "$STREAM_SECONDS" "$ACCESS_LOG" "$QUICK"
+  printf 'pinning\tmeasured process (proxy, or the mock for direct) on CPU %s; mock, wrk and clients on CPU %s; @1-connection latency: everything on CPU %s\n' \
+    "$SUBJECT_CPU" "$AUX_CPU" "$SUBJECT_CPU"
+} >>"$META"
+
+log "targets: $TARGETS; rounds $ROUNDS x duration $DURATION; temp $TMP"
+for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+  for target in $TARGETS; do
+    bench_target "$target"
+  done
+done
+
+mkdir -p "$RESULTS_DIR"
+if [[ -s $ERRORS ]]; then printf 'ERRORS\t%s error(s) during the run, see the end of this file\n' "$(wc -l <"$ERRORS")" >>"$META"; fi
+node "$BENCH/tools.js" report --data "$DATA" --meta "$META" --md "$RESULTS_DIR/latest.md" --fails-out "$TMP/fails"
+{
+  if [[ -s $TMP/heads.txt ]]; then echo; echo '## Response heads seen by the client (round 1)'; echo; cat "$TMP/heads.txt"; fi
+  if [[ -s $NOTES ]]; then echo; echo '## Notes'; echo; sed 's/^/- /' "$NOTES"; fi
+  if [[ -s $ERRORS ]]; then echo; echo '## Errors'; echo; sed 's/^/- /' "$ERRORS"; fi
+  echo; echo '## Streams client summaries'; echo
+  for f in "$TMP"/streams.*.json; do [[ -e $f ]] && echo "- $(basename "$f" .json): \`$(cat "$f")\`"; done
+} >>"$RESULTS_DIR/latest.md"
+log "wrote $RESULTS_DIR/latest.md"
+
+if [[ -s $ERRORS ]]; then
+  echo >&2
+  echo "bench: FAILED: $(wc -l <"$ERRORS") error(s) during the run:" >&2
+  sed 's/^/  /' "$ERRORS" >&2
+  exit 1
+fi
+if [[ $STRICT == 1 && $(cat "$TMP/fails" 2>/dev/null || echo 0) != 0 ]]; then
+  die "Clove missed $(cat "$TMP/fails") target(s) (STRICT=1)"
+fi
