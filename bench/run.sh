@@ -31,7 +31,7 @@ KEEP_TMP=${KEEP_TMP:-0}
 STRICT=${STRICT:-0}
 WAIT_QUIET=${WAIT_QUIET:-0}
 WAIT_QUIET_MAX=${WAIT_QUIET_MAX:-1800}
-BUSY_PATTERN='cc1plus|cc1|ld|ld.gold|ld.lld|collect2|lto1'
+BUSY_PATTERN='cc1plus|cc1|ld|ld.gold|ld.lld|collect2|lto1|lto-wrapper'
 CLIENT_KEY=ck-bench-0001
 UPSTREAM_KEY=sk-bench-upstream-0001
 SSE_EVENTS=57
@@ -71,7 +71,7 @@ if [[ ! -x $MOCK || $BENCH/mock_upstream.cpp -nt $MOCK ]]; then
   mv "$MOCK.tmp" "$MOCK"
 fi
 
-compiler_running() { pgrep -x "$BUSY_PATTERN" >/dev/null; }
+compiler_running() { grep -qxE "$BUSY_PATTERN" /proc/[0-9]*/comm 2>/dev/null; }
 wait_quiet() {  # with WAIT_QUIET=1: wait until no compiler/linker has run for 5 s
   [[ $WAIT_QUIET == 1 ]] || return 0
   local waited=0 quiet=0
@@ -99,7 +99,7 @@ MONITOR_PID=""
 
 cleanup() {
   local rc=$?
-  [[ -n $MONITOR_PID ]] && kill "$MONITOR_PID" 2>/dev/null && wait "$MONITOR_PID" 2>/dev/null
+  if [[ -n $MONITOR_PID ]]; then kill "$MONITOR_PID" 2>/dev/null || true; wait "$MONITOR_PID" 2>/dev/null || true; fi
   for p in "${STARTED[@]}"; do stop_pid "$p" KILL 2>/dev/null || true; done
   if [[ $KEEP_TMP == 1 ]]; then log "temp files kept in $TMP"; else rm -rf "$TMP"; fi
   exit $rc
@@ -171,15 +171,35 @@ stop_pid() {  # stop a process we started, by PID: SIGTERM, then SIGKILL after 8
 BUSY_LOG=$TMP/busy.log
 : >"$BUSY_LOG"
 ( while :; do
-    if pgrep -x "$BUSY_PATTERN" >/dev/null; then date +%s >>"$BUSY_LOG"; fi
+    if compiler_running; then date +%s >>"$BUSY_LOG"; fi
     sleep 1
   done ) &
 MONITOR_PID=$!
-busy_mark() { BUSY_AT=$(wc -l <"$BUSY_LOG"); }
-busy_check() {  # busy_check WHAT: note if a compiler ran since busy_mark
+core_busy_ticks() {  # busy ticks of one CPU from /proc/stat
+  awk -v c="cpu$1" '$1 == c { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+busy_mark() {  # start watching for interference (a compiler anywhere; other load on the subject CPU)
+  BUSY_AT=$(wc -l <"$BUSY_LOG")
+  CORE_T0=$(core_busy_ticks "$SUBJECT_CPU")
+  SUBJ_T0=$( [[ -n ${SUBJ_PID:-} ]] && tree_cpu_ticks "$SUBJ_PID" || echo 0)
+  WALL_T0=${EPOCHREALTIME//[.,]/}
+}
+busy_check() {  # busy_check WHAT [core]: note if a compiler ran since busy_mark; with "core", also
+                # note CPU time on the subject CPU not used by the subject (only it should run there)
   if (( $(wc -l <"$BUSY_LOG") > BUSY_AT )); then
     log "WARNING: a compiler/linker ran during $1: its numbers are unreliable"
     echo "round $ROUND: a compiler/linker ran during $1: its numbers are unreliable" >>"$NOTES"
+  fi
+  if [[ ${2:-} == core ]]; then
+    local core subj wall pct
+    core=$(( $(core_busy_ticks "$SUBJECT_CPU") - CORE_T0 ))
+    subj=$(( $(tree_cpu_ticks "$SUBJ_PID") - SUBJ_T0 ))
+    wall=$(( ${EPOCHREALTIME//[.,]/} - WALL_T0 ))
+    pct=$(awk -v c="$core" -v s="$subj" -v w="$wall" -v k="$CLK_TCK" 'BEGIN { printf "%.0f", (c - s) / k / (w / 1e6) * 100 }')
+    if ((pct > 5)); then
+      log "WARNING: $pct % of CPU $SUBJECT_CPU went to other processes during $1"
+      echo "round $ROUND: $pct % of CPU $SUBJECT_CPU went to other processes during $1: its numbers are unreliable" >>"$NOTES"
+    fi
   fi
 }
 
@@ -404,7 +424,7 @@ bench_target() {
     c0=$(tree_cpu_ticks "$SUBJ_PID")
     if run_wrk "$target" "$mode @$CONNS" "$AUX_CPU" "$CONNS" "$DURATION" "$mode" "$SUBJ_URL"; then
       c1=$(tree_cpu_ticks "$SUBJ_PID")
-      busy_check "$target $mode @$CONNS"
+      busy_check "$target $mode @$CONNS" core
       emit "$target" "${mode}_rps" "$(awk -v r="${W[requests]}" -v d="${W[duration_us]}" 'BEGIN { printf "%.1f", r / (d / 1e6) }')"
       emit "$target" "${mode}_cpu_ms_1k" "$(awk -v t=$((c1 - c0)) -v k="$CLK_TCK" -v r="${W[requests]}" 'BEGIN { printf "%.3f", t * 1000 / k / r * 1000 }')"
       log "round $ROUND: $target: $mode @$CONNS: $(awk -v r="${W[requests]}" -v d="${W[duration_us]}" 'BEGIN { printf "%.0f", r / (d / 1e6) }') req/s, CPU $(( (c1 - c0) * 1000 / CLK_TCK )) ms for ${W[requests]} requests"
@@ -446,7 +466,7 @@ bench_target() {
   fi
   c1=$(tree_cpu_ticks "$SUBJ_PID")
   hwm=$(tree_kb "$SUBJ_PID" VmHWM)
-  busy_check "$target slow streams"
+  busy_check "$target slow streams" core
   subject_alive_or_error "$target" "slow streams" || true
   n=$STREAMS
   ok=$(node -e 'const r = require(process.argv[1]); console.log(r.ok)' "$sfile" 2>/dev/null || echo 0)
