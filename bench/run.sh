@@ -9,6 +9,10 @@
 #      WAIT_QUIET_MAX seconds (1800), until no compiler/linker is running)
 set -Eeuo pipefail
 
+# The whole script is one compound command, so bash parses it completely before running it and an
+# edit of this file during a run cannot change the running copy.
+{
+
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$BENCH/.." && pwd)
 cd "$ROOT"
@@ -535,3 +539,5 @@ fi
 if [[ $STRICT == 1 && $(cat "$TMP/fails" 2>/dev/null || echo 0) != 0 ]]; then
   die "Clove missed $(cat "$TMP/fails") target(s) (STRICT=1)"
 fi
+exit 0
+}
