@@ -3,7 +3,7 @@
 # See bench/README.md.   Usage: bash bench/run.sh
 # Env: CLOVE_BIN (build/release/clove)  ROUNDS (3)  DURATION (10s)  QUICK=1 (short smoke run)
 #      TARGETS ("direct nginx clove")  STREAMS (1000)  STREAM_SECONDS (30)  WARMUP (2s)
-#      CONNS (64)  ACCESS_LOG (1: nginx logs to a file, Clove at log level info; 0: both off/warn)
+#      CONNS (64)  SLICES (5, QUICK 2: each measurement is taken in SLICES interleaved parts)  ACCESS_LOG (1: nginx logs to a file, Clove at log level info; 0: both off/warn)
 #      SUBJECT_CPU (0)  AUX_CPU (1)  RESULTS_DIR (bench/results)  KEEP_TMP (0)  STRICT (0: 1 = exit 1
 #      when a Clove target is missed)  WAIT_QUIET (0: 1 = before each measurement wait, up to
 #      WAIT_QUIET_MAX seconds (1800), until no compiler/linker is running)
@@ -20,8 +20,10 @@ cd "$ROOT"
 QUICK=${QUICK:-0}
 if [[ $QUICK == 1 ]]; then
   ROUNDS=${ROUNDS:-1}; DURATION=${DURATION:-2s}; WARMUP=${WARMUP:-1s}; STREAM_SECONDS=${STREAM_SECONDS:-5}
+  SLICES=${SLICES:-2}
 else
   ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}; WARMUP=${WARMUP:-2s}; STREAM_SECONDS=${STREAM_SECONDS:-30}
+  SLICES=${SLICES:-5}
 fi
 CLOVE_BIN=${CLOVE_BIN:-build/release/clove}
 STREAMS=${STREAMS:-1000}
@@ -50,7 +52,13 @@ done
 ncpu=$(nproc)
 (( ncpu >= 2 )) || die "needs at least 2 CPUs for pinning (have $ncpu)"
 for c in "$SUBJECT_CPU" "$AUX_CPU"; do (( c < ncpu )) || die "CPU $c does not exist"; done
-[[ $DURATION =~ ^[0-9]+[smh]?$ ]] || die "DURATION must look like 10s"
+[[ $DURATION =~ ^[0-9]+s?$ ]] || die "DURATION must be whole seconds, like 10s"
+[[ $WARMUP =~ ^[0-9]+s?$ ]] || die "WARMUP must be whole seconds, like 2s"
+[[ $SLICES =~ ^[1-9][0-9]*$ ]] || die "SLICES must be a positive integer"
+DURATION_S=${DURATION%s}
+WARMUP_S=${WARMUP%s}
+SLICE_S=$(( DURATION_S / SLICES ))
+(( SLICE_S >= 1 )) || die "DURATION ($DURATION) must be at least SLICES ($SLICES) seconds"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive integer"
 for t in $TARGETS; do
   [[ $t == direct || $t == nginx || $t == clove ]] || die "unknown target '$t' in TARGETS"
@@ -60,6 +68,9 @@ if [[ " $TARGETS " == *" clove "* ]]; then
   'bash scripts/build.sh release', set CLOVE_BIN, or run TARGETS='direct nginx')"
   CLOVE_BIN=$(cd "$(dirname "$CLOVE_BIN")" && pwd)/$(basename "$CLOVE_BIN")
 fi
+
+# The driver itself (bash, awk, pgrep, node helpers) stays off the measured CPU.
+taskset -p -c "$AUX_CPU" $$ >/dev/null || die "taskset failed"
 
 # Raise the fd limit: 1000 streams need ~2000 sockets in a proxy.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -200,7 +211,7 @@ busy_check() {  # busy_check WHAT [core]: note if a compiler ran since busy_mark
     subj=$(( $(tree_cpu_ticks "$SUBJ_PID") - SUBJ_T0 ))
     wall=$(( ${EPOCHREALTIME//[.,]/} - WALL_T0 ))
     pct=$(awk -v c="$core" -v s="$subj" -v w="$wall" -v k="$CLK_TCK" 'BEGIN { printf "%.0f", (c - s) / k / (w / 1e6) * 100 }')
-    if ((pct > 5)); then
+    if ((pct > 5 && core - subj > 5)); then
       log "WARNING: $pct % of CPU $SUBJECT_CPU went to other processes during $1"
       echo "round $ROUND: $pct % of CPU $SUBJECT_CPU went to other processes during $1: its numbers are unreliable" >>"$NOTES"
     fi
@@ -406,55 +417,130 @@ subject_alive_or_error() {  # subject_alive_or_error TARGET WHAT
   fi
 }
 
-# ------------------------------------------------------------------ one target, one round
-bench_target() {
-  local target=$1 mode c0 c1 idle hwm n ok cpu_ms trickle sfile
+# ------------------------------------------------------------------ one round
+# All subjects of a round run side by side (idle ones cost nothing); every measurement is taken for
+# each target in turn, in slices ordered A B C, C B A, ... (the round's order rotates too), so a
+# slow drift of the machine's speed, which is large on shared VMs, hits every target alike.
+declare -A S_PID S_URL S_LOG S_MOCK DEAD ACC_REQ ACC_CPU ACC_DUR ACC_P50 ACC_P99 ACC_N
+save_subject() { S_PID[$1]=$SUBJ_PID; S_URL[$1]=$SUBJ_URL; S_LOG[$1]=$SUBJ_LOG; S_MOCK[$1]=$MOCK_PID; }
+use_subject() { SUBJ_PID=${S_PID[$1]}; SUBJ_URL=${S_URL[$1]}; SUBJ_LOG=${S_LOG[$1]}; MOCK_PID=${S_MOCK[$1]}; }
+alive() {  # the round's targets whose subject is still running, in the given order
+  local t
+  for t in "$@"; do [[ ${DEAD[$t]:-0} == 1 ]] || echo "$t"; done
+}
+check_alive() {  # check_alive TARGET WHAT: on death, record the error, clean up, mark dead
+  use_subject "$1"
+  if ! subject_alive_or_error "$1" "$2"; then
+    stop_subject "$1" "$2"
+    DEAD[$1]=1
+    return 1
+  fi
+}
+slice_order() {  # slice_order K TARGETS...: forward for even K, reversed for odd K
+  local k=$1 i
+  shift
+  local ts=("$@")
+  if ((k % 2 == 0)); then printf '%s\n' "${ts[@]}"; else for ((i = ${#ts[@]} - 1; i >= 0; i--)); do echo "${ts[i]}"; done; fi
+}
 
-  # ---- throughput, CPU, memory, latency against the fast mock
+bench_round() {
+  local all=($TARGETS) order=() t mode k i c0 c1 n=${#all[@]}
+  for ((i = 0; i < n; i++)); do order+=("${all[(i + ROUND - 1) % n]}"); done
+  DEAD=()
+  log "round $ROUND: order ${order[*]}"
   wait_quiet
-  log "round $ROUND: $target: start"
-  busy_mark
-  start_subject "$target" 0
-  busy_check "$target start-up (time to ready)"
-  emit "$target" ready_ms "$READY_MS"
-  sleep 0.3
-  emit "$target" idle_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmRSS)")"
-  validate "$target" "$SUBJ_URL"
 
-  for mode in json sse; do
-    run_wrk "$target" "$mode warmup" "$AUX_CPU" "$CONNS" "$WARMUP" "$mode" "$SUBJ_URL" || true
-    subject_alive_or_error "$target" "$mode warmup" || { stop_subject "$target" load; return; }
+  # ---- start every subject in front of its own fast mock
+  for t in "${order[@]}"; do
     busy_mark
-    c0=$(tree_cpu_ticks "$SUBJ_PID")
-    if run_wrk "$target" "$mode @$CONNS" "$AUX_CPU" "$CONNS" "$DURATION" "$mode" "$SUBJ_URL"; then
-      c1=$(tree_cpu_ticks "$SUBJ_PID")
-      busy_check "$target $mode @$CONNS" core
-      emit "$target" "${mode}_rps" "$(awk -v r="${W[requests]}" -v d="${W[duration_us]}" 'BEGIN { printf "%.1f", r / (d / 1e6) }')"
-      emit "$target" "${mode}_cpu_ms_1k" "$(awk -v t=$((c1 - c0)) -v k="$CLK_TCK" -v r="${W[requests]}" 'BEGIN { printf "%.3f", t * 1000 / k / r * 1000 }')"
-      log "round $ROUND: $target: $mode @$CONNS: $(awk -v r="${W[requests]}" -v d="${W[duration_us]}" 'BEGIN { printf "%.0f", r / (d / 1e6) }') req/s, CPU $(( (c1 - c0) * 1000 / CLK_TCK )) ms for ${W[requests]} requests"
-    fi
-    subject_alive_or_error "$target" "$mode load" || { stop_subject "$target" load; return; }
+    start_subject "$t" 0
+    busy_check "$t start-up (time to ready)"
+    save_subject "$t"
+    emit "$t" ready_ms "$READY_MS"
+    log "round $ROUND: $t: ready in $READY_MS ms"
+    sleep 0.3
+    emit "$t" idle_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmRSS)")"
+    validate "$t" "$SUBJ_URL"
   done
-  emit "$target" load_peak_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmHWM)")"
+
+  # ---- requests/s and CPU per request at $CONNS connections
+  for mode in json sse; do
+    for t in $(alive "${order[@]}"); do
+      use_subject "$t"
+      run_wrk "$t" "$mode warmup" "$AUX_CPU" "$CONNS" "${WARMUP_S}s" "$mode" "$SUBJ_URL" || true
+      check_alive "$t" "$mode warmup" || true
+      ACC_REQ[$t]=0; ACC_CPU[$t]=0; ACC_DUR[$t]=0
+    done
+    for ((k = 0; k < SLICES; k++)); do
+      for t in $(alive $(slice_order "$k" "${order[@]}")); do
+        use_subject "$t"
+        busy_mark
+        c0=$(tree_cpu_ticks "$SUBJ_PID")
+        if run_wrk "$t" "$mode @$CONNS" "$AUX_CPU" "$CONNS" "${SLICE_S}s" "$mode" "$SUBJ_URL"; then
+          c1=$(tree_cpu_ticks "$SUBJ_PID")
+          busy_check "$t $mode @$CONNS" core
+          ACC_REQ[$t]=$((ACC_REQ[$t] + W[requests]))
+          ACC_CPU[$t]=$((ACC_CPU[$t] + c1 - c0))
+          ACC_DUR[$t]=$((ACC_DUR[$t] + W[duration_us]))
+        fi
+        check_alive "$t" "$mode @$CONNS" || true
+      done
+    done
+    for t in $(alive "${order[@]}"); do
+      ((ACC_REQ[$t] > 0)) || continue
+      emit "$t" "${mode}_rps" "$(awk -v r="${ACC_REQ[$t]}" -v d="${ACC_DUR[$t]}" 'BEGIN { printf "%.1f", r / (d / 1e6) }')"
+      emit "$t" "${mode}_cpu_ms_1k" "$(awk -v t="${ACC_CPU[$t]}" -v k="$CLK_TCK" -v r="${ACC_REQ[$t]}" 'BEGIN { printf "%.3f", t * 1000 / k / r * 1000 }')"
+      log "round $ROUND: $t: $mode @$CONNS: $(awk -v r="${ACC_REQ[$t]}" -v d="${ACC_DUR[$t]}" 'BEGIN { printf "%.0f", r / (d / 1e6) }') req/s, CPU $((ACC_CPU[$t] * 1000 / CLK_TCK)) ms for ${ACC_REQ[$t]} requests"
+    done
+  done
+  for t in $(alive "${order[@]}"); do
+    use_subject "$t"
+    emit "$t" load_peak_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmHWM)")"
+  done
   sleep 1
-  emit "$target" after_load_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmRSS)")"
-
-  # added latency: everything on one core, one connection
-  retask "$SUBJ_PID" "$SUBJECT_CPU"
-  [[ -n $MOCK_PID ]] && retask "$MOCK_PID" "$SUBJECT_CPU"
-  for mode in json sse; do
-    busy_mark
-    if run_wrk "$target" "$mode @1" "$SUBJECT_CPU" 1 "$DURATION" "$mode" "$SUBJ_URL"; then
-      busy_check "$target $mode @1"
-      emit "$target" "lat_${mode}_p50_us" "${W[p50_us]}"
-      emit "$target" "lat_${mode}_p99_us" "${W[p99_us]}"
-      log "round $ROUND: $target: $mode @1: p50 ${W[p50_us]} µs, p99 ${W[p99_us]} µs"
-    fi
-    subject_alive_or_error "$target" "$mode latency" || { stop_subject "$target" latency; return; }
+  for t in $(alive "${order[@]}"); do
+    use_subject "$t"
+    emit "$t" after_load_rss_mb "$(mb "$(tree_kb "$SUBJ_PID" VmRSS)")"
   done
-  stop_subject "$target" load
 
-  # ---- slow streams: a fresh subject in front of a trickling mock
+  # ---- latency at 1 connection: the subject, its mock and wrk all on one CPU
+  for mode in json sse; do
+    for t in "${order[@]}"; do ACC_P50[$t]=0; ACC_P99[$t]=0; ACC_N[$t]=0; done
+    for ((k = 0; k < SLICES; k++)); do
+      for t in $(alive $(slice_order "$k" "${order[@]}")); do
+        use_subject "$t"
+        [[ -n $MOCK_PID ]] && retask "$MOCK_PID" "$SUBJECT_CPU"
+        busy_mark
+        if run_wrk "$t" "$mode @1" "$SUBJECT_CPU" 1 "${SLICE_S}s" "$mode" "$SUBJ_URL"; then
+          busy_check "$t $mode @1"
+          ACC_P50[$t]=$((ACC_P50[$t] + W[p50_us]))
+          ACC_P99[$t]=$((ACC_P99[$t] + W[p99_us]))
+          ACC_N[$t]=$((ACC_N[$t] + 1))
+        fi
+        [[ -n $MOCK_PID ]] && retask "$MOCK_PID" "$AUX_CPU"
+        check_alive "$t" "$mode @1" || true
+      done
+    done
+    for t in $(alive "${order[@]}"); do
+      ((ACC_N[$t] > 0)) || continue
+      emit "$t" "lat_${mode}_p50_us" "$(awk -v s="${ACC_P50[$t]}" -v n="${ACC_N[$t]}" 'BEGIN { printf "%.1f", s / n }')"
+      emit "$t" "lat_${mode}_p99_us" "$(awk -v s="${ACC_P99[$t]}" -v n="${ACC_N[$t]}" 'BEGIN { printf "%.1f", s / n }')"
+      log "round $ROUND: $t: $mode @1: p50 $((ACC_P50[$t] / ACC_N[$t])) µs, p99 $((ACC_P99[$t] / ACC_N[$t])) µs"
+    done
+  done
+  for t in $(alive "${order[@]}"); do
+    use_subject "$t"
+    stop_subject "$t" load
+  done
+
+  # ---- slow streams: one target at a time, a fresh subject in front of a trickling mock
+  for t in "${order[@]}"; do
+    streams_test "$t"
+  done
+}
+
+streams_test() {
+  local target=$1 c0 c1 idle hwm n ok cpu_ms trickle sfile check
   trickle=$(( STREAM_SECONDS * 1000 / (SSE_EVENTS - 1) ))
   wait_quiet
   busy_mark
@@ -485,7 +571,6 @@ bench_target() {
     error "$target: only $ok of $n slow streams completed: $(cat "$sfile")"
   fi
   # the streams must really have trickled through: first bytes early, whole stream ~STREAM_SECONDS
-  local check
   check=$(node -e '
     const r = require(process.argv[1]), secs = Number(process.argv[2]);
     const out = [];
@@ -505,17 +590,15 @@ bench_target() {
     printf 'clove\t%s (%s, built %s, sha256 %s)\n' "$("$CLOVE_BIN" --version 2>&1 | head -n 1)" "$CLOVE_SRC" \
       "$(date -u -r "$CLOVE_SRC" '+%Y-%m-%d %H:%M UTC')" "$(sha256sum "$CLOVE_BIN" | cut -c1-12)"
   fi
-  printf 'settings\tROUNDS=%s DURATION=%s WARMUP=%s CONNS=%s STREAMS=%s STREAM_SECONDS=%s ACCESS_LOG=%s QUICK=%s\n' \
-    "$ROUNDS" "$DURATION" "$WARMUP" "$CONNS" "$STREAMS" "$STREAM_SECONDS" "$ACCESS_LOG" "$QUICK"
+  printf 'settings\tROUNDS=%s DURATION=%s (in %s interleaved slices of %ss) WARMUP=%s CONNS=%s STREAMS=%s STREAM_SECONDS=%s ACCESS_LOG=%s QUICK=%s\n' \
+    "$ROUNDS" "$DURATION" "$SLICES" "$SLICE_S" "$WARMUP" "$CONNS" "$STREAMS" "$STREAM_SECONDS" "$ACCESS_LOG" "$QUICK"
   printf 'pinning\tmeasured process (proxy, or the mock for direct) on CPU %s; mock, wrk and clients on CPU %s; @1-connection latency: everything on CPU %s\n' \
     "$SUBJECT_CPU" "$AUX_CPU" "$SUBJECT_CPU"
 } >>"$META"
 
 log "targets: $TARGETS; rounds $ROUNDS x duration $DURATION; temp $TMP"
 for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-  for target in $TARGETS; do
-    bench_target "$target"
-  done
+  bench_round
 done
 
 mkdir -p "$RESULTS_DIR"

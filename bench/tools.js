@@ -157,9 +157,21 @@ function report(o) {
   const targets = ['direct', 'nginx', 'clove'].filter((t) => data[t]);
   const med = (t, m) => (data[t]?.[m] ? median(Object.values(data[t][m])) : null);
   const fmt = (v, d = 1) => (v === null || v === undefined ? '—' : Number(v).toFixed(d));
-  const ratio = (m) => {
-    const c = med('clove', m), n = med('nginx', m);
-    return c !== null && n ? c / n : null;
+  // clove / nginx: the median of the per-round ratios (both measured interleaved in the same round)
+  const roundRatios = (m) => {
+    const out = [];
+    for (const r of rounds) {
+      const c = data.clove?.[m]?.[r], n = data.nginx?.[m]?.[r];
+      if (Number.isFinite(c) && Number.isFinite(n) && n) out.push(c / n);
+    }
+    return out.sort((a, b) => a - b);
+  };
+  const ratio = (m) => median(roundRatios(m));
+  const ratioText = (m) => {
+    const rr = roundRatios(m);
+    if (!rr.length) return '—';
+    const mid = median(rr).toFixed(2) + '×';
+    return rr.length > 1 ? `${mid} (${rr[0].toFixed(2)}–${rr[rr.length - 1].toFixed(2)})` : mid;
   };
   const streamsN = med('clove', 'streams_n') ?? med('nginx', 'streams_n') ?? med('direct', 'streams_n');
 
@@ -199,8 +211,7 @@ function report(o) {
     if (!targets.some((t) => med(t, m) !== null)) continue;
     const cells = [label, ...targets.map((t) => fmt(med(t, m), d))];
     if (data.clove && data.nginx) {
-      const r = showRatio ? ratio(m) : null;
-      cells.push(r === null ? '—' : r.toFixed(2) + '×');
+      cells.push(showRatio ? ratioText(m) : '—');
     }
     cells.push(targetText || '');
     let verdict = '';
@@ -228,7 +239,7 @@ function report(o) {
   }
   const metaLines = meta.map(([k, v]) => `- ${k}: ${v}`).join('\n');
   const md = `# Clove benchmark — latest run\n\n${metaLines}\n\n` +
-    `Median of ${rs.length} round(s). Ratios are clove / nginx from the same run.\n\n${table}\n\n` +
+    `Median of ${rs.length} round(s). clove / nginx is the median of the per-round ratios (range in brackets); nginx and Clove are measured interleaved within each round.\n\n${table}\n\n` +
     `## Per-round values\n\n${raw.join('\n')}\n`;
   if (o.md) fs.writeFileSync(o.md, md);
   console.log(table);
