@@ -10,6 +10,10 @@ PACKAGES=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libssl-dev ca-certificates libsimdjson-dev libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # state: embedded SQLite, PostgreSQL client, libsodium for secrets at rest
+  libsqlite3-dev libpq-dev libsodium-dev
+  # tests: a throwaway PostgreSQL server and the sqlite3 CLI to inspect databases
+  postgresql sqlite3
   # tests: the official SDK e2e and the fake upstream run on Node.js
   nodejs
   # benchmark: nginx is the floor, wrk drives the load

@@ -2,7 +2,7 @@
 // upstream, spawn `clove --config FILE`, wait for its `listening on` line, collect its logs, and
 // always stop what was started.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,20 @@ export const CLIENT_KEY_NAME = 'alice';
 export const UPSTREAM_KEY = 'sk-upstream-secret';
 export const LISTEN_RE = /listening on http:\/\/[^\s:]+:(\d+)/;
 export const ACCESS_MARK = ' access {';
+/** The one line a first start prints when it generated an admin key (docs/admin-api.md). */
+export const ADMIN_KEY_RE = /admin key \(shown once, store it now\): (clv_admin_[A-Za-z0-9_-]+)/;
+/** Env variables of the binary that tests never inherit from the caller's environment. */
+export const CLOVE_ENV_VARS = [
+  'HOST',
+  'PORT',
+  'CLOVE_CONFIG',
+  'API_KEYS',
+  'LOG_LEVEL',
+  'ADMIN_API_KEYS',
+  'DATA_DIR',
+  'DATABASE_URL',
+  'CLOVE_SECRET_KEY',
+];
 
 /** Absolute path of the binary under test: $CLOVE_BIN (relative paths from the repo root) or build/release/clove. */
 export function cloveBin() {
@@ -121,6 +135,7 @@ export function defaultConfig(fakeUrl, { server = {}, log = {}, upstream = {}, c
 // ---------- process management ----------
 
 const running = new Set();
+const ownedDataDirs = new Set(); // temporary data dirs created here, removed at the latest on exit
 process.on('exit', () => {
   for (const p of running) {
     try {
@@ -129,12 +144,83 @@ process.on('exit', () => {
       /* already gone */
     }
   }
+  for (const d of ownedDataDirs) removeDataDir(d);
 });
 
 function cleanEnv(extra = {}) {
   const env = { ...process.env };
-  for (const k of ['HOST', 'PORT', 'CLOVE_CONFIG', 'API_KEYS', 'LOG_LEVEL']) delete env[k];
-  return { ...env, ...extra };
+  for (const k of CLOVE_ENV_VARS) delete env[k];
+  // an explicit undefined in extra removes a variable too
+  const out = { ...env, ...extra };
+  for (const [k, v] of Object.entries(out)) if (v === undefined || v === null) delete out[k];
+  return out;
+}
+
+const dataDirSupport = new Map();
+/**
+ * Whether the binary under test knows `--data-dir` (the database-backed build; older builds
+ * refuse unknown flags). Asked once per binary via `--help`.
+ */
+export function supportsDataDir(env = {}) {
+  const bin = cloveBin();
+  const key = `${bin}\0${env.CLOVE_REAL_BIN ?? ''}`;
+  if (!dataDirSupport.has(key)) {
+    let ok = false;
+    try {
+      const r = spawnSync(bin, ['--help'], { env: cleanEnv(env), encoding: 'utf8', timeout: 10000 });
+      ok = /--data-dir/.test(`${r.stdout}${r.stderr}`);
+    } catch {
+      ok = false;
+    }
+    dataDirSupport.set(key, ok);
+  }
+  return dataDirSupport.get(key);
+}
+
+/** A new empty temporary data directory (the caller removes it, e.g. with removeDataDir). */
+export function makeDataDir(prefix = 'clove-data-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export function removeDataDir(dir) {
+  if (!dir) return;
+  ownedDataDirs.delete(dir);
+  try {
+    fs.rmSync(dir, { recursive: true, force: true });
+  } catch {
+    /* ignore */
+  }
+}
+
+/** The admin key a first start printed (stdout, else stderr), or null. */
+export function adminKeyFrom(clove) {
+  for (const lines of [clove.stdoutLines, clove.stderrLines]) {
+    for (const line of lines) {
+      const m = ADMIN_KEY_RE.exec(line);
+      if (m) return m[1];
+    }
+  }
+  return null;
+}
+
+/** All admin-key lines Clove printed so far (stdout and stderr). */
+export function adminKeyLines(clove) {
+  return [...clove.stdoutLines, ...clove.stderrLines].filter((l) => /admin key/i.test(l) && /clv_admin_/.test(l));
+}
+
+/** Waits (default 5 s) for the printed admin key; throws with Clove's output when none comes. */
+export async function waitForAdminKey(clove, { timeoutMs = 5000 } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const k = adminKeyFrom(clove);
+    if (k) return k;
+    if (Date.now() > deadline) {
+      throw new Error(
+        `no "admin key (shown once, store it now): clv_admin_..." line within ${timeoutMs} ms\n--- stdout ---\n${clove.stdoutLines.join('\n')}\n--- stderr (tail) ---\n${clove.stderrLines.slice(-20).join('\n')}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function writeConfig(config) {
@@ -146,10 +232,14 @@ function writeConfig(config) {
 
 /**
  * Starts Clove. opts: {config (object or TOML text) | fakeUrl (+ server/log/upstream/clientKeys for
- * defaultConfig), args: extra CLI args, env: extra env, t: node:test context (stop on its end),
- * startTimeoutMs}.
- * Returns {url, port, proc, configPath, stderrLines, stdoutLines, accessLogs(), waitForAccessLog(),
- *          stderrText(), stop(signal), exited}.
+ * defaultConfig), args: extra CLI args, env: extra env (e.g. DATABASE_URL, ADMIN_API_KEYS,
+ * CLOVE_SECRET_KEY; an undefined value removes the variable), dataDir: data directory to use
+ * (kept on stop; default: a fresh temporary one per start, removed on stop), t: node:test
+ * context (stop on its end), startTimeoutMs}.
+ * The binary inherits none of CLOVE_ENV_VARS from the test's environment, so ADMIN_API_KEYS is
+ * unset unless opts.env sets it: a first start then prints a generated admin key (adminKeyFrom).
+ * Returns {url, port, proc, configPath, dataDir, stderrLines, stdoutLines, accessLogs(),
+ *          waitForAccessLog(), stderrText(), stop(signal), exited}.
  */
 export async function startClove(opts = {}) {
   const bin = cloveBin();
@@ -158,7 +248,11 @@ export async function startClove(opts = {}) {
   }
   const config = opts.config ?? defaultConfig(opts.fakeUrl, opts);
   const { dir, file } = writeConfig(config);
-  const args = ['--config', file, ...(opts.args ?? [])];
+  const withDataDir = opts.dataDir !== undefined || supportsDataDir(opts.env ?? {});
+  const ownDataDir = withDataDir && !opts.dataDir;
+  const dataDir = withDataDir ? opts.dataDir || makeDataDir() : null;
+  if (ownDataDir) ownedDataDirs.add(dataDir);
+  const args = ['--config', file, ...(dataDir ? ['--data-dir', dataDir] : []), ...(opts.args ?? [])];
   const proc = spawn(bin, args, { env: cleanEnv(opts.env), stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(proc);
   const stderrLines = [];
@@ -226,6 +320,8 @@ export async function startClove(opts = {}) {
     proc.kill('SIGKILL');
     await exited;
     err.message += `\n--- config ---\n${fs.readFileSync(file, 'utf8')}--- stderr ---\n${stderrLines.join('\n')}\n--- stdout ---\n${stdoutLines.join('\n')}`;
+    fs.rmSync(dir, { recursive: true, force: true });
+    if (ownDataDir) removeDataDir(dataDir);
     throw err;
   }
 
@@ -235,6 +331,8 @@ export async function startClove(opts = {}) {
     proc,
     pid: proc.pid,
     configPath: file,
+    dataDir,
+    args,
     stderrLines,
     stdoutLines,
     exited,
@@ -277,7 +375,10 @@ export async function startClove(opts = {}) {
     },
     /** Sends signal (default SIGTERM), waits up to waitMs, then SIGKILL. Resolves {code, signal}. */
     async stop(signal = 'SIGTERM', waitMs = 10000) {
-      if (exitInfo) return exitInfo;
+      if (exitInfo) {
+        if (ownDataDir) removeDataDir(dataDir);
+        return exitInfo;
+      }
       try {
         proc.kill(signal);
       } catch {
@@ -297,6 +398,7 @@ export async function startClove(opts = {}) {
       } catch {
         /* ignore */
       }
+      if (ownDataDir) removeDataDir(dataDir);
       return info;
     },
   };
@@ -307,9 +409,16 @@ export async function startClove(opts = {}) {
 /**
  * Runs Clove with a config that it is expected to refuse. Resolves {code, signal, stderr, listening}.
  */
-export async function runCloveExpectingExit(config, { args = [], env = {}, timeoutMs = 10000 } = {}) {
+export async function runCloveExpectingExit(config, { args = [], env = {}, timeoutMs = 10000, dataDir } = {}) {
   const { dir, file } = writeConfig(config);
-  const proc = spawn(cloveBin(), ['--config', file, ...args], { env: cleanEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const withDataDir = dataDir !== undefined || supportsDataDir(env);
+  const ownDataDir = withDataDir && !dataDir;
+  const dd = withDataDir ? dataDir || makeDataDir() : null;
+  if (ownDataDir) ownedDataDirs.add(dd);
+  const proc = spawn(cloveBin(), ['--config', file, ...(dd ? ['--data-dir', dd] : []), ...args], {
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   running.add(proc);
   let out = '';
   let listening = false;
@@ -329,6 +438,7 @@ export async function runCloveExpectingExit(config, { args = [], env = {}, timeo
   clearTimeout(timer);
   running.delete(proc);
   fs.rmSync(dir, { recursive: true, force: true });
+  if (ownDataDir) removeDataDir(dd);
   return { code, signal, stderr: out, listening };
 }
 

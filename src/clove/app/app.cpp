@@ -1,26 +1,67 @@
+// The composition root: configuration, the state layer (database, secrets, seeding, admin keys),
+// the usage writer, the first snapshot, then the HTTP server whose per-worker handler sends
+// /admin/api/* and /metrics to the admin API and everything else to the gateway. On exit
+// (after the drain) the usage writer flushes every queued record before the process ends.
+
 #include "clove/app/app.hpp"
+
+#include <boost/asio/thread_pool.hpp>
 
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
+#include "clove/admin/admin_api.hpp"
+#include "clove/app/bootstrap.hpp"
 #include "clove/base/log.hpp"
 #include "clove/config/config.hpp"
 #include "clove/http/server.hpp"
 #include "clove/proxy/gateway.hpp"
 #include "clove/proxy/snapshot.hpp"
+#include "clove/storage/repository.hpp"
+#include "clove/usage/writer.hpp"
 
 namespace clove::app {
+
+namespace {
+
+namespace asio = boost::asio;
+
+/// One per worker: the admin API for its paths, the gateway for the rest.
+class FrontHandler final : public http::Handler {
+public:
+    FrontHandler(asio::io_context& ioc, proxy::GatewayContext& ctx, admin::AdminApi& admin)
+        : ioc_(ioc), tls_(ctx.tls), admin_(admin), gateway_(proxy::MakeGateway(ioc, ctx)) {}
+
+    asio::awaitable<void> Handle(http::Exchange& ex) override {
+        const std::string_view p = ex.path;
+        if (p == "/metrics" || p == "/admin/api" || p.rfind("/admin/api/", 0) == 0) {
+            co_await admin_.Handle(ex, ioc_, tls_);
+        } else {
+            co_await gateway_->Handle(ex);
+        }
+    }
+    void OnDrain() override { gateway_->OnDrain(); }
+
+private:
+    asio::io_context& ioc_;
+    upstream::SharedTlsContext& tls_;
+    admin::AdminApi& admin_;
+    std::unique_ptr<http::Handler> gateway_;
+};
+
+std::optional<std::string> Env(const char* name) {
+    const char* v = std::getenv(name);
+    return v ? std::optional<std::string>(v) : std::nullopt;
+}
+
+}  // namespace
 
 int Main(int argc, char** argv) {
     const auto started = std::chrono::steady_clock::now();
     std::signal(SIGPIPE, SIG_IGN);
-    auto env = [](const char* name) -> std::optional<std::string> {
-        const char* v = std::getenv(name);
-        return v ? std::optional<std::string>(v) : std::nullopt;
-    };
-    auto loaded = config::Load(argc, argv, env);
+    auto loaded = config::Load(argc, argv, [](const char* name) { return Env(name); });
     if (!loaded.config) {
         (loaded.exit_code == 0 ? std::cout : std::cerr) << loaded.message << "\n";
         return loaded.exit_code;
@@ -30,9 +71,9 @@ int Main(int argc, char** argv) {
         std::cerr << "clove: invalid log level\n";
         return 2;
     }
-    std::shared_ptr<const proxy::Snapshot> snapshot;
     try {
-        snapshot = proxy::Snapshot::Build(cfg);
+        auto check = proxy::Snapshot::Build(cfg);
+        (void)check;
     } catch (const std::exception& e) {
         std::cerr << "clove: invalid configuration: " << e.what() << "\n";
         return 2;
@@ -42,7 +83,42 @@ int Main(int argc, char** argv) {
                   << " client keys)\n";
         return 0;
     }
-    proxy::SnapshotStore store(std::move(snapshot));
+
+    // ---- state ------------------------------------------------------------------------------
+    std::unique_ptr<storage::Database> db;
+    std::optional<auth::SecretBox> box;
+    try {
+        auth::InitCrypto();
+        db = OpenDatabase(cfg);
+        box.emplace(auth::SecretBox::Load(Env("CLOVE_SECRET_KEY"), cfg.storage.data_dir));
+        if (Seed(*db, *box, cfg)) {
+            log::info("database seeded from {}", cfg.source.empty() ? "the embedded defaults and env" : cfg.source);
+        }
+    } catch (const std::exception& e) {
+        log::error("cannot open the database: {}", e.what());
+        return 1;
+    }
+
+    asio::thread_pool blocking(2);
+    metrics::Registry metrics;
+    std::atomic<int64_t> in_flight{0};
+    proxy::SnapshotStore store(proxy::Snapshot::Build(config::RuntimeState{}));
+    usage::WriterOptions wopts;
+    wopts.spool_path = cfg.storage.data_dir + "/usage-spool.jsonl";
+    wopts.retention_days = [&store] { return store.Load()->settings.usage_retention_days; };
+    usage::UsageWriter writer(*db, wopts);
+    admin::Services services{*db, *box, store, writer, metrics, blocking, in_flight, {}, 0,
+                             std::chrono::steady_clock::now(), {}};
+    services.started_at_ms = storage::NowMs();
+    try {
+        services.Rebuild();
+        SetupAdminKeys(*db, services.auth, Env("ADMIN_API_KEYS"));
+    } catch (const std::exception& e) {
+        log::error("cannot load the runtime configuration: {}", e.what());
+        return 1;
+    }
+    writer.Start();
+    admin::AdminApi admin_api(services);
 
     http::ServerOptions opts;
     opts.host = cfg.server.host;
@@ -56,25 +132,36 @@ int Main(int argc, char** argv) {
     opts.write_timeout = std::chrono::milliseconds(cfg.server.write_timeout_ms);
     opts.drain_timeout = std::chrono::milliseconds(cfg.server.drain_timeout_ms);
 
-    log::info("clove {} starting: config {}, {} upstream(s), {} client key(s){}", CLOVE_VERSION,
-              cfg.source.empty() ? "(embedded defaults)" : cfg.source, cfg.upstreams.size(), cfg.client_keys.size(),
-              cfg.client_keys.empty() ? " (passthrough mode: clients use their own Anthropic keys)" : "");
-    for (const auto& u : cfg.upstreams) {
-        log::info("upstream \"{}\": {} ({}), models {}", u.name, u.base_url,
-                  u.auth == config::UpstreamAuth::kPassthrough ? "client's own key" : "operator key",
-                  fmt::join(u.models, ", "));
+    {
+        auto snap = store.Load();
+        log::info("clove {} starting: config {}, database {} ({}), {} upstream(s), {} client key(s){}", CLOVE_VERSION,
+                  cfg.source.empty() ? "(embedded defaults)" : cfg.source, db->name(),
+                  cfg.storage.database_url.empty() ? cfg.storage.data_dir + "/clove.db" : "DATABASE_URL",
+                  snap->upstreams.size(), snap->client_keys.size(),
+                  snap->client_keys.empty() ? " (passthrough mode: clients use their own Anthropic keys)" : "");
+        for (const auto& u : snap->upstreams) {
+            log::info("upstream \"{}\": {} ({}), models {}", u.config.name, u.config.base_url,
+                      u.passthrough() ? "client's own key" : fmt::format("{} credential(s)", u.credentials.size()),
+                      fmt::join(u.config.models, ", "));
+        }
     }
     upstream::SharedTlsContext tls;
-    http::Server server(opts, [&store, &tls](boost::asio::io_context& ioc) {
-        return proxy::MakeGateway(ioc, store, tls);
+    proxy::GatewayContext gctx{store, tls, &writer, &metrics, &in_flight};
+    http::Server server(opts, [&](asio::io_context& ioc) {
+        return std::make_unique<FrontHandler>(ioc, gctx, admin_api);
     });
     try {
         server.Bind();
     } catch (const std::exception& e) {
         log::error("cannot listen on {}:{}: {}", opts.host, opts.port, e.what());
+        writer.Stop();
         return 1;
     }
-    return server.Run(started);
+    int rc = server.Run(started);
+    // The drain finished: every request has pushed its record. Flush them all, then close.
+    writer.Stop();
+    blocking.join();
+    return rc;
 }
 
 }  // namespace clove::app

@@ -209,7 +209,23 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
     Config c;
     c.source = path;
     TableReader top(root, "", path, env);
-    top.RejectUnknown({"server", "log", "upstream", "client_key"});
+    top.RejectUnknown({"server", "storage", "log", "upstream", "client_key"});
+
+    if (auto* st = SubTable(root, "storage", path)) {
+        TableReader r(*st, "storage", path, env);
+        r.RejectUnknown({"data_dir", "database_url", "usage_durability"});
+        r.String("data_dir", c.storage.data_dir);
+        r.String("database_url", c.storage.database_url);
+        std::string durability = "normal";
+        r.String("usage_durability", durability);
+        if (durability != "normal" && durability != "full") {
+            Fail(path, "storage.usage_durability", "must be normal or full");
+        }
+        c.storage.full_sync = durability == "full";
+        if (c.storage.data_dir.empty()) {
+            Fail(path, "storage.data_dir", "must not be empty");
+        }
+    }
 
     if (auto* s = SubTable(root, "server", path)) {
         TableReader r(*s, "server", path, env);
@@ -349,13 +365,19 @@ LoadResult Load(int argc, const char* const* argv, const EnvFn& env) {
     std::optional<uint16_t> port;
     std::optional<uint32_t> workers;
     std::optional<std::string> log_level;
+    std::optional<std::string> data_dir;
     bool version = false;
     bool check = false;
+    bool apply = false;
     app.add_option("-c,--config", config_path, "TOML config file (env CLOVE_CONFIG)");
     app.add_option("--host", host, "address to bind (env HOST, default 127.0.0.1)");
     app.add_option("-p,--port", port, "port to listen on, 0 = any free port (env PORT, default 5201)");
     app.add_option("--workers", workers, "worker threads (default: one per core)");
     app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off (env LOG_LEVEL)");
+    app.add_option("--data-dir", data_dir, "directory of the SQLite database, secret key and usage spool "
+                                           "(env DATA_DIR, default ./data)");
+    app.add_flag("--apply-config", apply, "write the config file's upstreams, keys and settings into the "
+                                          "database again (normally only the first start seeds it)");
     app.add_flag("--check-config", check, "validate the configuration and exit");
     app.add_flag("-V,--version", version, "print the version and exit");
     try {
@@ -404,6 +426,12 @@ LoadResult Load(int argc, const char* const* argv, const EnvFn& env) {
         if (auto v = env("LOG_LEVEL"); v && !v->empty()) {
             c.log_level = *v;
         }
+        if (auto v = env("DATA_DIR"); v && !v->empty()) {
+            c.storage.data_dir = *v;
+        }
+        if (auto v = env("DATABASE_URL"); v && !v->empty()) {
+            c.storage.database_url = *v;
+        }
         if (auto v = env("API_KEYS"); v && !v->empty()) {
             size_t n = 0;
             for (auto& k : SplitKeys(*v)) {
@@ -418,6 +446,12 @@ LoadResult Load(int argc, const char* const* argv, const EnvFn& env) {
         if (port) { c.server.port = *port; }
         if (workers) { c.server.workers = *workers; }
         if (log_level) { c.log_level = *log_level; }
+        if (data_dir) { c.storage.data_dir = *data_dir; }
+        c.apply_config = apply;
+        if (!c.storage.database_url.empty() && c.storage.database_url.rfind("postgres://", 0) != 0 &&
+            c.storage.database_url.rfind("postgresql://", 0) != 0) {
+            throw std::runtime_error("DATABASE_URL: must start with postgres:// (SQLite needs no URL: see --data-dir)");
+        }
         spdlog::level::level_enum lvl{};
         if (!log::ParseLevel(c.log_level, lvl)) {
             throw std::runtime_error("log level: must be one of trace, debug, info, warn, error, off");

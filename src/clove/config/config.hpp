@@ -54,9 +54,20 @@ struct ServerConfig {
     uint32_t drain_timeout_ms = 30'000;       ///< SIGTERM: longest wait for in-flight requests.
 };
 
+/// Where runtime state lives. See docs/configuration.md ([storage]).
+struct StorageConfig {
+    std::string data_dir = "./data";  ///< SQLite file, secret key file, usage spool
+    std::string database_url;         ///< postgres://... switches to PostgreSQL; "" = SQLite
+    bool full_sync = false;           ///< usage_durability = "full": SQLite synchronous=FULL
+};
+
 /// The bootstrap configuration, validated. Immutable after Load.
 struct Config {
     ServerConfig server;
+    StorageConfig storage;
+    /// --apply-config: write the file's upstreams, keys and settings into the database again
+    /// (by name), not only at first start.
+    bool apply_config = false;
     std::string log_level = "info";
     std::vector<UpstreamConfig> upstreams;
     std::vector<ClientKeyConfig> client_keys;

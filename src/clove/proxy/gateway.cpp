@@ -9,7 +9,8 @@
 //                       byte is retried once on a fresh one.
 //   5. Relay          - JSON: read whole, tap usage, one write. SSE: forward complete events as
 //                       they arrive, tap usage from message_start / message_delta.
-//   6. Finish         - the access-log line, always (RAII), like Pingora's logging phase.
+//   6. Finish         - the access-log line, the usage record (cost from the pinned snapshot's
+//                       prices) and the metrics, always (RAII), like Pingora's logging phase.
 // Failures: before any byte reached the client an Anthropic error response; after, an SSE error
 // event and the end of the stream. A client that goes away closes the upstream connection.
 
@@ -125,14 +126,20 @@ private:
     size_t size_ = 0;
 };
 
-/// Everything the access log reports about one request.
+/// Everything the access log, the usage record and the metrics report about one request.
 struct RequestRecord {
     std::string request_id;
     std::string method;
     std::string path;
     std::string key = "-";
+    std::string key_id;
     std::string model;
     std::string upstream;
+    std::string upstream_id;
+    std::string credential_id;
+    std::string upstream_model;
+    bool record_usage = false;  ///< an authenticated proxied request: one usage row
+    int64_t wall_start_ms = 0;
     int status = 0;
     bool stream = false;
     std::string outcome = "ok";
@@ -162,16 +169,110 @@ struct RequestRecord {
     }
 };
 
-/// Runs RequestRecord::Log when the handler's frame ends, on every path (the Finish phase).
+std::string_view RouteLabel(std::string_view path) {
+    if (path == "/v1/messages" || path == "/v1/messages/count_tokens" || path == "/v1/models") {
+        return path;
+    }
+    if (path.rfind("/v1/models/", 0) == 0) {
+        return "/v1/models";
+    }
+    return "other";
+}
+
+/// The Finish phase: access-log line, usage record, metrics. Runs when the handler's frame ends,
+/// on every path.
 struct FinishGuard {
     RequestRecord& record;
-    ~FinishGuard() { record.Log(); }
+    const std::shared_ptr<const Snapshot>& snap;
+    GatewayContext& ctx;
+    metrics::Cell* cell;
+
+    ~FinishGuard() {
+        record.Log();
+        const auto& u = record.usage;
+        auto tokens = [](int64_t v) { return v < 0 ? int64_t{0} : v; };
+        usage::UsageRecord r;
+        r.input_tokens = tokens(u.input_tokens);
+        r.output_tokens = tokens(u.output_tokens);
+        r.cache_creation_tokens = tokens(u.cache_creation_input_tokens);
+        r.cache_creation_5m_tokens = tokens(u.cache_creation_5m_tokens);
+        r.cache_creation_1h_tokens = tokens(u.cache_creation_1h_tokens);
+        r.cache_read_tokens = tokens(u.cache_read_input_tokens);
+        if (snap && snap->prices) {
+            const config::PriceSpec* price = snap->prices->Find(record.model);
+            if (!price && !record.upstream_model.empty()) {
+                price = snap->prices->Find(record.upstream_model);
+            }
+            if (price) {
+                r.cost_nanousd = usage::CostNanoUsd(r, *price);
+            }
+        }
+        std::string error_type;
+        if (record.outcome == "client_closed") {
+            error_type = "client_closed";
+        } else if (record.status >= 400) {
+            error_type = std::string(api::ErrorTypeForStatus(record.status));
+        } else if (record.outcome != "ok") {
+            error_type = record.outcome;  // e.g. a stream that ended with an error event
+        }
+        const double duration_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - record.start).count();
+        if (cell) {
+            metrics::RequestSample m;
+            m.route = std::string(RouteLabel(record.path));
+            m.model = record.upstream.empty() ? (record.model.empty() ? "" : "other") : record.model;
+            m.upstream = record.upstream;
+            m.status = record.status;
+            m.error_type = error_type;
+            m.ttfb_s = record.ttfb_ms < 0 ? -1 : record.ttfb_ms / 1000.0;
+            m.duration_s = duration_ms / 1000.0;
+            m.input_tokens = r.input_tokens;
+            m.output_tokens = r.output_tokens;
+            m.cache_creation_tokens = r.cache_creation_tokens;
+            m.cache_read_tokens = r.cache_read_tokens;
+            m.cost_nanousd = r.cost_nanousd;
+            cell->Record(m);
+        }
+        if (record.record_usage && ctx.usage) {
+            r.request_id = record.request_id;
+            r.ts_ms = record.wall_start_ms;
+            r.key_id = record.key_id;
+            r.upstream_id = record.upstream_id;
+            r.credential_id = record.credential_id;
+            r.model = record.model;
+            r.upstream_model = record.upstream_model.empty() ? record.model : record.upstream_model;
+            r.status = record.status;
+            r.error_type = std::move(error_type);
+            r.stream = record.stream;
+            r.ttfb_ms = record.ttfb_ms;
+            r.duration_ms = duration_ms;
+            ctx.usage->Push(std::move(r));
+        }
+    }
+};
+
+/// Counts the request in the process-wide in-flight gauge for its lifetime.
+struct InFlight {
+    std::atomic<int64_t>* counter;
+    explicit InFlight(std::atomic<int64_t>* c) : counter(c) {
+        if (counter) {
+            counter->fetch_add(1, std::memory_order_relaxed);
+        }
+    }
+    ~InFlight() {
+        if (counter) {
+            counter->fetch_sub(1, std::memory_order_relaxed);
+        }
+    }
 };
 
 class Gateway final : public http::Handler {
 public:
-    Gateway(asio::io_context& ioc, const SnapshotStore& store, upstream::SharedTlsContext& tls)
-        : store_(store), pool_(ioc, tls, std::chrono::seconds(30), 256) {}
+    Gateway(asio::io_context& ioc, GatewayContext& ctx)
+        : ctx_(ctx),
+          store_(ctx.store),
+          cell_(ctx.metrics ? &ctx.metrics->NewCell() : nullptr),
+          pool_(ioc, ctx.tls, std::chrono::seconds(30), 256) {}
 
     asio::awaitable<void> Handle(http::Exchange& ex) override;
     void OnDrain() override { pool_.Clear(); }
@@ -187,8 +288,15 @@ private:
                                 std::shared_ptr<const Snapshot> snap);
     asio::awaitable<void> Models(http::Exchange& ex, RequestRecord& rec, std::shared_ptr<const Snapshot> snap);
 
+    /// The client key `presented` names (or passthrough). Answers 401 itself and returns false.
+    asio::awaitable<bool> Authenticate(http::Exchange& ex, RequestRecord& rec, const Snapshot& snap,
+                                       const ClientKeyRuntime** key_out = nullptr);
+
+    GatewayContext& ctx_;
     const SnapshotStore& store_;
+    metrics::Cell* cell_;
     upstream::Pool pool_;
+    size_t credential_rr_ = 0;
     base::RequestIdGenerator ids_;
     std::string head_scratch_;
 };
@@ -222,12 +330,18 @@ asio::awaitable<void> Gateway::RespondError(http::Exchange& ex, RequestRecord& r
 
 asio::awaitable<void> Gateway::Handle(http::Exchange& ex) {
     auto snap = store_.Load();
+    InFlight in_flight(ctx_.in_flight);
     RequestRecord rec;
     rec.request_id = ids_.Next();
     rec.method = std::string(ex.request.method_string());
     rec.path = std::string(ex.path);
     rec.start = ex.start;
-    FinishGuard finish{rec};
+    rec.wall_start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count() -
+                        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - ex.start)
+                            .count();
+    FinishGuard finish{rec, snap, ctx_, cell_};
     const auto method = ex.request.method();
     using boost::beast::http::verb;
     const std::string_view path = ex.path;
@@ -265,19 +379,37 @@ asio::awaitable<void> Gateway::Handle(http::Exchange& ex) {
     co_await RespondError(ex, rec, 404, fmt::format("not found: {} {}", std::string(ex.request.method_string()), path));
 }
 
-asio::awaitable<void> Gateway::Models(http::Exchange& ex, RequestRecord& rec, std::shared_ptr<const Snapshot> snap) {
+asio::awaitable<bool> Gateway::Authenticate(http::Exchange& ex, RequestRecord& rec, const Snapshot& snap,
+                                            const ClientKeyRuntime** key_out) {
     std::string_view presented = ClientCredential(ex.request);
     if (presented.empty()) {
         co_await RespondError(ex, rec, 401, "missing API key: send it in x-api-key or Authorization: Bearer");
-        co_return;
+        co_return false;
     }
-    if (!snap->client_keys.empty()) {
-        auto who = snap->Authenticate(presented);
-        if (!who) {
-            co_await RespondError(ex, rec, 401, "invalid API key");
-            co_return;
-        }
-        rec.key = std::string(*who);
+    if (snap.client_keys.empty()) {
+        rec.key = "passthrough";  // the client's own key goes to a passthrough upstream
+        co_return true;
+    }
+    const ClientKeyRuntime* who = snap.Authenticate(presented);
+    if (!who) {
+        co_await RespondError(ex, rec, 401, "invalid API key");
+        co_return false;
+    }
+    rec.key = who->name;
+    rec.key_id = who->id;
+    if (key_out) {
+        *key_out = who;
+    }
+    if (who->Expired(rec.wall_start_ms)) {
+        co_await RespondError(ex, rec, 401, "API key expired");
+        co_return false;
+    }
+    co_return true;
+}
+
+asio::awaitable<void> Gateway::Models(http::Exchange& ex, RequestRecord& rec, std::shared_ptr<const Snapshot> snap) {
+    if (!co_await Authenticate(ex, rec, *snap)) {
+        co_return;
     }
     auto models = ListModels(*snap);
     if (ex.path == "/v1/models") {
@@ -297,8 +429,7 @@ asio::awaitable<void> Gateway::Models(http::Exchange& ex, RequestRecord& rec, st
             co_return;
         }
     }
-    if (auto* u = snap->Route(id)) {
-        (void)u;
+    if (snap->Route(id).upstream) {
         co_await Respond(ex, rec, 200, "application/json", ModelJson({std::string(id), std::string(id), "2025-01-01T00:00:00Z"}));
         co_return;
     }
@@ -310,21 +441,11 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     const auto& req = ex.request;
 
     // ---- 1. Authenticate ---------------------------------------------------------------------
-    std::string_view presented = ClientCredential(req);
-    if (presented.empty()) {
-        co_await RespondError(ex, rec, 401, "missing API key: send it in x-api-key or Authorization: Bearer");
+    const ClientKeyRuntime* client_key = nullptr;
+    if (!co_await Authenticate(ex, rec, *snap, &client_key)) {
         co_return;
     }
-    if (!snap->client_keys.empty()) {
-        auto who = snap->Authenticate(presented);
-        if (!who) {
-            co_await RespondError(ex, rec, 401, "invalid API key");
-            co_return;
-        }
-        rec.key = std::string(*who);
-    } else {
-        rec.key = "passthrough";
-    }
+    rec.record_usage = true;
 
     // ---- 2. ParseAndValidate -------------------------------------------------------------------
     const std::string& body = req.body();
@@ -335,21 +456,38 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     }
     rec.model = view.model;
     rec.stream = endpoint == Endpoint::kMessages && view.stream;
+    {
+        if (client_key && !client_key->AllowsModel(view.model)) {
+            co_await RespondError(ex, rec, 403,
+                                  fmt::format("this API key may not use model \"{}\"", view.model));
+            co_return;
+        }
+    }
 
     // ---- 3. Plan -------------------------------------------------------------------------------
-    const UpstreamRuntime* up = snap->Route(view.model);
+    RouteResult route = snap->Route(view.model);
+    const UpstreamRuntime* up = route.upstream;
     if (!up) {
-        co_await RespondError(ex, rec, 404, fmt::format("no upstream serves model \"{}\"", view.model));
+        co_await RespondError(ex, rec, route.status, route.reason);
         co_return;
     }
     rec.upstream = up->config.name;
+    rec.upstream_id = up->id;
     std::string mapped_body;
     std::string_view send_body = body;
+    rec.upstream_model = view.model;
     if (auto it = up->config.model_map.find(view.model); it != up->config.model_map.end()) {
         mapped_body = api::SpliceModel(body, it->second);
         send_body = mapped_body;
+        rec.upstream_model = it->second;
     }
-    const bool passthrough = up->config.auth == config::UpstreamAuth::kPassthrough;
+    const bool passthrough = up->passthrough();
+    std::string_view auth_header;
+    if (!passthrough) {
+        const auto& cred = up->credentials[credential_rr_++ % up->credentials.size()];
+        auth_header = cred.auth_header;
+        rec.credential_id = cred.id;
+    }
 
     // ---- 4a. The upstream request head, built once (retries reuse it) ---------------------------
     std::string head;
@@ -382,7 +520,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         head += f.value();
         head += "\r\n";
     }
-    head += up->auth_header;
+    head += auth_header;
     head += "content-length: ";
     head += std::to_string(send_body.size());
     head += "\r\n\r\n";
@@ -690,9 +828,8 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
 
 }  // namespace
 
-std::unique_ptr<http::Handler> MakeGateway(asio::io_context& ioc, const SnapshotStore& store,
-                                           upstream::SharedTlsContext& tls) {
-    return std::make_unique<Gateway>(ioc, store, tls);
+std::unique_ptr<http::Handler> MakeGateway(asio::io_context& ioc, GatewayContext& ctx) {
+    return std::make_unique<Gateway>(ioc, ctx);
 }
 
 }  // namespace clove::proxy

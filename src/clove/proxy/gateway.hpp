@@ -4,15 +4,28 @@
 
 #include <memory>
 
+#include <atomic>
+
 #include "clove/http/server.hpp"
+#include "clove/metrics/metrics.hpp"
 #include "clove/proxy/snapshot.hpp"
 #include "clove/upstream/connection.hpp"
+#include "clove/usage/writer.hpp"
 
 namespace clove::proxy {
 
+/// What every worker's gateway shares. All members must outlive the handlers. `usage` and
+/// `metrics` may be null (tests, --check-config).
+struct GatewayContext {
+    const SnapshotStore& store;
+    upstream::SharedTlsContext& tls;
+    usage::UsageWriter* usage = nullptr;
+    metrics::Registry* metrics = nullptr;
+    std::atomic<int64_t>* in_flight = nullptr;
+};
+
 /// Creates the per-worker request handler: routing of the front endpoints and the native proxy
-/// life cycle (docs/architecture.md). `store` must outlive every handler.
-std::unique_ptr<http::Handler> MakeGateway(boost::asio::io_context& ioc, const SnapshotStore& store,
-                                           upstream::SharedTlsContext& tls);
+/// life cycle (docs/architecture.md).
+std::unique_ptr<http::Handler> MakeGateway(boost::asio::io_context& ioc, GatewayContext& ctx);
 
 }  // namespace clove::proxy

@@ -67,7 +67,7 @@ std::vector<ModelEntry> ListModels(const Snapshot& snapshot) {
         }
     }
     for (const auto& c : kCatalogue) {
-        if (snapshot.Route(c.id)) {
+        if (snapshot.Route(c.id).upstream) {
             add(c.id, c.display_name, c.created_at);
         }
     }

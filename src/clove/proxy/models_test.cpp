@@ -35,6 +35,7 @@ TEST(ListModels, ListsMappedLiteralAndCatalogueModels) {
     u.models = {"claude-sonnet-*", "my-model"};
     u.model_map = {{"claude-latest", "claude-sonnet-4-5"}};
     c.upstreams = {u};
+    c.client_keys = {{"a", "ck-aaaaaaaa"}};
     auto models = proxy::ListModels(*proxy::Snapshot::Build(c));
     ASSERT_GE(models.size(), 4u);
     EXPECT_EQ(models[0].id, "claude-latest");

@@ -1,8 +1,10 @@
 #include "clove/proxy/snapshot.hpp"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "clove/base/glob.hpp"
@@ -10,55 +12,148 @@
 namespace clove::proxy {
 
 KeyDigest DigestKey(std::string_view key) {
+    // One EVP_MD fetched once: the one-shot SHA256() looks the algorithm up on every call.
+    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
     KeyDigest d{};
-    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), d.data());
+    unsigned int len = 0;
+    if (!md || !EVP_Digest(key.data(), key.size(), d.data(), &len, md, nullptr)) {
+        SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), d.data());
+    }
     return d;
 }
 
-std::shared_ptr<const Snapshot> Snapshot::Build(const config::Config& config) {
-    auto s = std::make_shared<Snapshot>();
-    for (const auto& u : config.upstreams) {
-        auto peer = upstream::ParseBaseUrl(u.base_url);
-        if (!peer) {
-            throw std::runtime_error("upstream \"" + u.name + "\": base_url \"" + u.base_url + "\" is not a valid URL");
+namespace {
+bool HexToDigest(std::string_view hex, KeyDigest& out) {
+    if (hex.size() != 64) {
+        return false;
+    }
+    auto nib = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+    };
+    for (size_t i = 0; i < 32; ++i) {
+        int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            return false;
         }
-        UpstreamRuntime rt{u, *peer, {}};
-        if (u.auth == config::UpstreamAuth::kKey) {
-            rt.auth_header = "x-api-key: " + u.api_key + "\r\n";
+        out[i] = static_cast<unsigned char>(hi * 16 + lo);
+    }
+    return true;
+}
+}  // namespace
+
+bool ClientKeyRuntime::AllowsModel(std::string_view model) const {
+    if (allowed_models.empty()) {
+        return true;
+    }
+    return std::any_of(allowed_models.begin(), allowed_models.end(),
+                       [&](const std::string& g) { return base::GlobMatch(g, model); });
+}
+
+std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& state) {
+    auto s = std::make_shared<Snapshot>();
+    s->settings = state.settings;
+    for (const auto& u : state.upstreams) {
+        s->names.emplace(u.id, u.config.name);
+        for (const auto& c : u.credentials) {
+            if (!c.enabled) {
+                ++s->credentials_disabled;
+            } else if (c.state == "invalid") {
+                ++s->credentials_invalid;
+            } else if (c.state == "cooling_down") {
+                ++s->credentials_cooling;
+            } else {
+                ++s->credentials_valid;
+            }
+        }
+        if (!u.enabled) {
+            continue;
+        }
+        auto peer = upstream::ParseBaseUrl(u.config.base_url);
+        if (!peer) {
+            throw std::runtime_error("upstream \"" + u.config.name + "\": base_url \"" + u.config.base_url +
+                                     "\" is not a valid URL");
+        }
+        UpstreamRuntime rt{u.id, u.config, *peer, u.priority, u.weight, {}};
+        if (u.config.auth == config::UpstreamAuth::kKey) {
+            for (const auto& c : u.credentials) {
+                if (c.enabled && c.state != "invalid" && !c.secret.empty()) {
+                    rt.credentials.push_back({c.id, "x-api-key: " + c.secret + "\r\n"});
+                }
+            }
         }
         s->upstreams.push_back(std::move(rt));
     }
-    for (const auto& k : config.client_keys) {
-        s->client_keys.emplace(DigestKey(k.key), k.name);
+    std::stable_sort(s->upstreams.begin(), s->upstreams.end(),
+                     [](const UpstreamRuntime& a, const UpstreamRuntime& b) { return a.priority > b.priority; });
+    for (const auto& k : state.client_keys) {
+        s->names.emplace(k.id, k.name);
+        KeyDigest d;
+        if (!k.enabled || !HexToDigest(k.hash_hex, d)) {
+            continue;
+        }
+        s->client_keys.emplace(d, ClientKeyRuntime{k.id, k.name, k.expires_at_ms, k.allowed_models, k.limits});
     }
+    s->prices = std::make_shared<usage::PriceTable>(state.prices);
     return s;
 }
 
-const UpstreamRuntime* Snapshot::Route(std::string_view model) const {
-    for (const auto& u : upstreams) {
-        if (u.config.model_map.count(std::string(model)) > 0) {
-            return &u;
-        }
-        for (const auto& glob : u.config.models) {
-            if (base::GlobMatch(glob, model)) {
-                return &u;
-            }
-        }
-    }
-    return nullptr;
+std::shared_ptr<const Snapshot> Snapshot::Build(const config::Config& config) {
+    return Build(config::FromConfig(config));
 }
 
-std::optional<std::string_view> Snapshot::Authenticate(std::string_view presented) const {
+RouteResult Snapshot::Route(std::string_view model) const {
+    RouteResult r;
+    const UpstreamRuntime* matched = nullptr;
+    for (const auto& u : upstreams) {
+        bool serves = u.config.model_map.count(std::string(model)) > 0 ||
+                      std::any_of(u.config.models.begin(), u.config.models.end(),
+                                  [&](const std::string& g) { return base::GlobMatch(g, model); });
+        if (!serves) {
+            continue;
+        }
+        if (!matched) {
+            matched = &u;
+        }
+        if (u.passthrough()) {
+            r.upstream = &u;
+            return r;
+        }
+        if (client_keys.empty()) {
+            continue;  // an operator key is never used for clients without a client key
+        }
+        if (!u.credentials.empty()) {
+            r.upstream = &u;
+            return r;
+        }
+    }
+    if (!matched) {
+        r.reason = "no upstream serves model \"" + std::string(model) + "\"";
+        r.status = 404;
+    } else if (client_keys.empty()) {
+        r.reason = "upstream \"" + matched->config.name +
+                   "\" uses an operator key, which needs a client key; no client key is configured";
+        r.status = 503;
+    } else {
+        r.reason = "upstream \"" + matched->config.name + "\" has no usable credential";
+        r.status = 503;
+    }
+    return r;
+}
+
+const ClientKeyRuntime* Snapshot::Authenticate(std::string_view presented) const {
     KeyDigest d = DigestKey(presented);
     auto it = client_keys.find(d);
     if (it == client_keys.end()) {
-        return std::nullopt;
+        return nullptr;
     }
     // The map lookup compares digests, not keys; confirm in constant time all the same.
     if (CRYPTO_memcmp(it->first.data(), d.data(), d.size()) != 0) {
-        return std::nullopt;
+        return nullptr;
     }
-    return std::string_view(it->second);
+    return &it->second;
 }
 
 }  // namespace clove::proxy

@@ -1,8 +1,8 @@
 #pragma once
 
 #include <array>
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,15 +11,37 @@
 #include <vector>
 
 #include "clove/config/config.hpp"
+#include "clove/config/runtime.hpp"
 #include "clove/upstream/peer.hpp"
+#include "clove/usage/pricing.hpp"
 
 namespace clove::proxy {
 
-/// An upstream ready for the hot path: config plus its parsed peer and pre-built auth header.
+struct CredentialRuntime {
+    std::string id;
+    std::string auth_header;  ///< "x-api-key: ...\r\n" (secret: never logged)
+};
+
+/// An upstream ready for the hot path: config plus its parsed peer and usable credentials.
 struct UpstreamRuntime {
+    std::string id;
     config::UpstreamConfig config;
     upstream::Peer peer;
-    std::string auth_header;  ///< "x-api-key: ...\r\n" for key auth; "" for passthrough.
+    int priority = 0;
+    int weight = 1;
+    std::vector<CredentialRuntime> credentials;  ///< enabled and not invalid; empty for passthrough
+    bool passthrough() const { return config.auth == config::UpstreamAuth::kPassthrough; }
+};
+
+struct ClientKeyRuntime {
+    std::string id;
+    std::string name;
+    std::optional<int64_t> expires_at_ms;
+    std::vector<std::string> allowed_models;
+    config::Limits limits;
+
+    bool Expired(int64_t now_ms) const { return expires_at_ms && now_ms >= *expires_at_ms; }
+    bool AllowsModel(std::string_view model) const;
 };
 
 using KeyDigest = std::array<unsigned char, 32>;
@@ -33,21 +55,39 @@ struct KeyDigestHash {
     }
 };
 
+/// The outcome of routing a model.
+struct RouteResult {
+    const UpstreamRuntime* upstream = nullptr;
+    /// When no upstream can serve: why ("no upstream serves model X", "... has no usable
+    /// credential", "... needs a client key").
+    std::string reason;
+    int status = 404;
+};
+
 /// The immutable runtime view of the configuration that requests read. Built once, shared as
 /// `shared_ptr<const Snapshot>`; a request pins one for its whole life.
 struct Snapshot {
-    std::vector<UpstreamRuntime> upstreams;
-    /// SHA-256(client key) -> key name. Empty = no client keys: passthrough-only mode.
-    std::unordered_map<KeyDigest, std::string, KeyDigestHash> client_keys;
+    std::vector<UpstreamRuntime> upstreams;  ///< enabled ones, by priority (desc), then name
+    /// SHA-256(client key) -> key. Only enabled keys. Empty = no client keys: passthrough-only mode.
+    std::unordered_map<KeyDigest, ClientKeyRuntime, KeyDigestHash> client_keys;
+    std::shared_ptr<const usage::PriceTable> prices;
+    config::Settings settings;
+    /// id -> name of every upstream and client key (for logs and usage lists), enabled or not.
+    std::unordered_map<std::string, std::string> names;
+    /// Credential counts by state, for metrics.
+    size_t credentials_valid = 0, credentials_invalid = 0, credentials_disabled = 0, credentials_cooling = 0;
 
-    /// Builds from a validated Config. Throws std::runtime_error for an unusable base_url.
+    /// Builds from the runtime state. Throws std::runtime_error for an unusable base_url.
+    static std::shared_ptr<const Snapshot> Build(const config::RuntimeState& state);
+    /// Builds from a bootstrap config (tests, --check-config).
     static std::shared_ptr<const Snapshot> Build(const config::Config& config);
 
-    /// The first upstream serving `model` (config order), or nullptr.
-    const UpstreamRuntime* Route(std::string_view model) const;
+    /// The first upstream (priority order) serving `model` that can take the request. Without
+    /// client keys only passthrough upstreams are eligible, so Clove is never an open relay.
+    RouteResult Route(std::string_view model) const;
 
-    /// Name of the client key `presented`, or nullopt. Constant time in the key's content.
-    std::optional<std::string_view> Authenticate(std::string_view presented) const;
+    /// The client key `presented` is, or nullptr. Constant time in the key's content.
+    const ClientKeyRuntime* Authenticate(std::string_view presented) const;
 };
 
 KeyDigest DigestKey(std::string_view key);

@@ -1,0 +1,1453 @@
+// The admin REST API (docs/admin-api.md). Every request: rate-limit check, admin-key check,
+// then the route. Handlers run on the blocking pool (SQLite/libpq calls block); a change is one
+// transaction with its audit entry, followed by a snapshot rebuild, so the next proxied request
+// sees it.
+
+#include "clove/admin/admin_api.hpp"
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <boost/url/params_view.hpp>
+
+#include <openssl/crypto.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "clove/admin/json_util.hpp"
+#include "clove/api/errors.hpp"
+#include "clove/base/glob.hpp"
+#include "clove/base/log.hpp"
+#include "clove/base/request_id.hpp"
+#include "clove/http/response_head.hpp"
+#include "clove/storage/repository.hpp"
+#include "clove/upstream/response_parser.hpp"
+#include "clove/usage/pricing.hpp"
+
+namespace clove::admin {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using storage::Session;
+
+// ---------------------------------------------------------------------------------------------
+// AdminAuth and Services
+
+void AdminAuth::Add(const proxy::KeyDigest& digest) {
+    std::unique_lock lock(keys_mutex_);
+    keys_.insert(digest);
+}
+
+bool AdminAuth::Check(std::string_view presented) const {
+    if (presented.empty()) {
+        return false;
+    }
+    auto d = proxy::DigestKey(presented);
+    std::shared_lock lock(keys_mutex_);
+    auto it = keys_.find(d);
+    return it != keys_.end() && CRYPTO_memcmp(it->data(), d.data(), d.size()) == 0;
+}
+
+int AdminAuth::BlockedFor(const std::string& address) {
+    std::lock_guard lock(attempts_mutex_);
+    auto it = attempts_.find(address);
+    if (it == attempts_.end()) {
+        return 0;
+    }
+    auto now = std::chrono::steady_clock::now();
+    auto end = it->second.window_start + kWindow;
+    if (now >= end) {
+        attempts_.erase(it);
+        return 0;
+    }
+    if (it->second.failures < kMaxFailures) {
+        return 0;
+    }
+    return static_cast<int>(std::chrono::duration_cast<std::chrono::seconds>(end - now).count()) + 1;
+}
+
+void AdminAuth::Failure(const std::string& address) {
+    std::lock_guard lock(attempts_mutex_);
+    auto now = std::chrono::steady_clock::now();
+    if (attempts_.size() > 100'000) {  // bounded: forget expired windows
+        std::erase_if(attempts_, [&](const auto& kv) { return now >= kv.second.window_start + kWindow; });
+    }
+    auto& a = attempts_[address];
+    if (a.failures == 0 || now >= a.window_start + kWindow) {
+        a.window_start = now;
+        a.failures = 0;
+    }
+    ++a.failures;
+}
+
+void Services::Rebuild() {
+    std::lock_guard lock(rebuild_mutex);
+    auto state = db.Write([&](Session& s) { return storage::LoadRuntimeState(s, box); });
+    auto snap = proxy::Snapshot::Build(state);
+    snapshots.Store(std::move(snap));
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+
+struct Reply {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+    std::string headers;  ///< extra header lines, each ending in \r\n
+};
+
+Reply Json(int status, const json::value& v) { return {status, json::serialize(v), "application/json", ""}; }
+Reply NoContent() { return {204, "", "", ""}; }
+
+/// Runs `f` on the blocking pool and completes on the caller's executor with its result (or its
+/// exception). Callback-based on purpose: GCC 12 miscompiles coroutine frames that carry class
+/// objects into co_spawn on another executor (double destruction), so no coroutine is involved.
+template <class F>
+auto Blocking(asio::thread_pool& pool, F f) {
+    using R = std::invoke_result_t<F>;
+    if constexpr (std::is_void_v<R>) {
+        return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr)>(
+            [&pool](auto handler, F fn) {
+                auto ex = asio::get_associated_executor(handler);
+                asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
+                    std::exception_ptr e;
+                    try {
+                        fn();
+                    } catch (...) {
+                        e = std::current_exception();
+                    }
+                    asio::post(ex, [handler = std::move(handler), e]() mutable { std::move(handler)(e); });
+                });
+            },
+            asio::use_awaitable, std::move(f));
+    } else {
+        return asio::async_initiate<decltype(asio::use_awaitable), void(std::exception_ptr, R)>(
+            [&pool](auto handler, F fn) {
+                auto ex = asio::get_associated_executor(handler);
+                asio::post(pool, [handler = std::move(handler), fn = std::move(fn), ex]() mutable {
+                    std::exception_ptr e;
+                    R r{};
+                    try {
+                        r = fn();
+                    } catch (...) {
+                        e = std::current_exception();
+                    }
+                    asio::post(ex, [handler = std::move(handler), e, r = std::move(r)]() mutable {
+                        std::move(handler)(e, std::move(r));
+                    });
+                });
+            },
+            asio::use_awaitable, std::move(f));
+    }
+}
+
+std::string PercentDecode(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() + 0 && i + 2 <= s.size() - 1) {
+            auto hex = [](char c) -> int {
+                if (c >= '0' && c <= '9') return c - '0';
+                if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+                if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+                return -1;
+            };
+            int hi = hex(s[i + 1]), lo = hex(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                out += static_cast<char>(hi * 16 + lo);
+                i += 2;
+                continue;
+            }
+        }
+        out += s[i];
+    }
+    return out;
+}
+
+std::map<std::string, std::string> ParseQuery(std::string_view query) {
+    std::map<std::string, std::string> out;
+    if (query.empty()) {
+        return out;
+    }
+    try {
+        boost::urls::params_view pv(query);
+        for (auto p : pv) {
+            out[std::string(p.key)] = std::string(p.value);
+        }
+    } catch (const std::exception&) {
+        Invalid("query", "malformed query string");
+    }
+    return out;
+}
+
+std::string_view Credential(const http::Request& req) {
+    auto key = req["x-api-key"];
+    if (!key.empty()) {
+        return key;
+    }
+    auto a = req[boost::beast::http::field::authorization];
+    if (a.size() > 7 && upstream::EqualsIgnoreCase(a.substr(0, 7), "bearer ")) {
+        a.remove_prefix(7);
+        while (!a.empty() && a.front() == ' ') {
+            a.remove_prefix(1);
+        }
+        return a;
+    }
+    return {};
+}
+
+bool ValidId(std::string_view id) { return IsName(id, 64, "_-"); }
+
+json::value OptIntJson(const std::optional<int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
+
+double Usd(int64_t nano) { return static_cast<double>(nano) / 1e9; }
+
+// ---------------------------------------------------------------------------------------------
+// JSON views of rows
+
+json::object LimitsJson(const config::Limits& l) {
+    return {{"rpm", OptIntJson(l.rpm)},
+            {"tpm", OptIntJson(l.tpm)},
+            {"concurrency", OptIntJson(l.concurrency)},
+            {"budget_usd", l.budget_usd ? json::value(*l.budget_usd) : json::value(nullptr)},
+            {"budget_period", l.budget_period}};
+}
+
+json::object UpstreamJson(const storage::UpstreamRow& u, const std::vector<storage::CredentialRow>& creds) {
+    json::array models;
+    for (const auto& m : u.cfg.models) {
+        models.emplace_back(m);
+    }
+    json::object map;
+    for (const auto& [k, v] : u.cfg.model_map) {
+        map[k] = v;
+    }
+    int64_t total = 0, enabled = 0;
+    for (const auto& c : creds) {
+        if (c.upstream_id == u.id) {
+            ++total;
+            enabled += c.enabled ? 1 : 0;
+        }
+    }
+    return {{"id", u.id},
+            {"name", u.cfg.name},
+            {"kind", "anthropic"},
+            {"base_url", u.cfg.base_url},
+            {"auth", u.cfg.auth == config::UpstreamAuth::kPassthrough ? "passthrough" : "key"},
+            {"models", std::move(models)},
+            {"model_map", std::move(map)},
+            {"priority", u.priority},
+            {"weight", u.weight},
+            {"enabled", u.enabled},
+            {"connect_timeout_ms", u.cfg.connect_timeout_ms},
+            {"first_byte_timeout_ms", u.cfg.first_byte_timeout_ms},
+            {"stream_idle_timeout_ms", u.cfg.stream_idle_timeout_ms},
+            {"credentials", json::object{{"total", total}, {"enabled", enabled}}},
+            {"created_at", FormatTime(u.created_at)},
+            {"updated_at", FormatTime(u.updated_at)}};
+}
+
+json::object CredentialJson(const storage::CredentialRow& c) {
+    std::string state = c.enabled ? c.state : "disabled";
+    return {{"id", c.id},
+            {"upstream_id", c.upstream_id},
+            {"label", c.label},
+            {"hint", c.hint},
+            {"enabled", c.enabled},
+            {"state", state},
+            {"last_error", c.last_error ? json::value(*c.last_error) : json::value(nullptr)},
+            {"cooldown_until", TimeOrNull(c.cooldown_until)},
+            {"last_used_at", TimeOrNull(c.last_used_at)},
+            {"created_at", FormatTime(c.created_at)}};
+}
+
+json::object KeyJson(const storage::ClientKeyRow& k, const std::map<std::string, storage::SummaryRow>& totals) {
+    json::array models;
+    for (const auto& m : k.allowed_models) {
+        models.emplace_back(m);
+    }
+    storage::SummaryRow t;
+    if (auto it = totals.find(k.id); it != totals.end()) {
+        t = it->second;
+    }
+    return {{"id", k.id},
+            {"name", k.name},
+            {"prefix", k.prefix},
+            {"enabled", k.enabled},
+            {"created_at", FormatTime(k.created_at)},
+            {"last_used_at", TimeOrNull(k.last_used_at)},
+            {"expires_at", TimeOrNull(k.expires_at)},
+            {"allowed_models", std::move(models)},
+            {"limits", LimitsJson(k.limits)},
+            {"usage", json::object{{"requests", t.requests},
+                                   {"input_tokens", t.input_tokens},
+                                   {"output_tokens", t.output_tokens},
+                                   {"cost_usd", Usd(t.cost_nanousd)}}}};
+}
+
+json::object SettingsJson(const config::Settings& st) {
+    return {{"log_level", st.log_level},
+            {"outbound_proxy", st.outbound_proxy ? json::value(*st.outbound_proxy) : json::value(nullptr)},
+            {"connect_timeout_ms", st.connect_timeout_ms},
+            {"first_byte_timeout_ms", st.first_byte_timeout_ms},
+            {"stream_idle_timeout_ms", st.stream_idle_timeout_ms},
+            {"usage_retention_days", st.usage_retention_days},
+            {"default_limits", LimitsJson(st.default_limits)}};
+}
+
+json::object PriceJson(const config::PriceSpec& p, bool custom) {
+    return {{"model", p.model},
+            {"input", p.input},
+            {"output", p.output},
+            {"cache_write_5m", p.cache_write_5m},
+            {"cache_write_1h", p.cache_write_1h},
+            {"cache_read", p.cache_read},
+            {"source", custom ? "custom" : "builtin"}};
+}
+
+json::object CountersJson(const storage::SummaryRow& r) {
+    return {{"requests", r.requests},
+            {"errors", r.errors},
+            {"input_tokens", r.input_tokens},
+            {"output_tokens", r.output_tokens},
+            {"cache_creation_input_tokens", r.cache_creation_tokens},
+            {"cache_read_input_tokens", r.cache_read_tokens},
+            {"cost_usd", Usd(r.cost_nanousd)}};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation of writable fields
+
+config::Limits ReadLimits(const json::value& v, const std::string& path, config::Limits l) {
+    if (!v.is_object()) {
+        Invalid(path, "must be an object");
+    }
+    Fields f(v.as_object(), path + ".");
+    f.RejectUnknown({"rpm", "tpm", "concurrency", "budget_usd", "budget_period"});
+    auto opt_int = [&](const char* name, std::optional<int64_t>& out) {
+        if (!f.Has(name)) {
+            return;
+        }
+        if (f.IsNull(name)) {
+            out.reset();
+        } else {
+            out = f.Int(name, 1, 1'000'000'000'000);
+        }
+    };
+    opt_int("rpm", l.rpm);
+    opt_int("tpm", l.tpm);
+    opt_int("concurrency", l.concurrency);
+    if (f.Has("budget_usd")) {
+        if (f.IsNull("budget_usd")) {
+            l.budget_usd.reset();
+        } else {
+            l.budget_usd = f.Number("budget_usd", 0, 1e12);
+        }
+    }
+    if (auto p = f.String("budget_period")) {
+        if (*p != "total" && *p != "daily" && *p != "monthly") {
+            Invalid(f.Path("budget_period"), "must be total, daily or monthly");
+        }
+        l.budget_period = *p;
+    }
+    return l;
+}
+
+void CheckSecret(const std::string& key, const std::string& path) {
+    if (key.size() < 8 || key.size() > 512) {
+        Invalid(path, "must be 8 to 512 characters");
+    }
+    for (unsigned char c : key) {
+        if (c <= 0x20 || c >= 0x7f) {
+            Invalid(path, "must be printable ASCII without spaces");
+        }
+    }
+}
+
+void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool create) {
+    Fields f(body);
+    if (create) {
+        f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
+                         "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms", "credentials"});
+    } else {
+        f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
+                         "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms"});
+    }
+    if (auto v = f.String("name")) {
+        if (!IsName(*v, 64, "._-")) {
+            Invalid("name", "must be 1-64 characters of A-Z a-z 0-9 . _ -");
+        }
+        u.cfg.name = *v;
+    } else if (create) {
+        Invalid("name", "is required");
+    }
+    if (auto v = f.String("kind")) {
+        if (*v == "openai" || *v == "bedrock" || *v == "vertex") {
+            Invalid("kind", "\"" + *v + "\" is not supported in this release (supported: anthropic)");
+        }
+        if (*v != "anthropic") {
+            Invalid("kind", "must be one of anthropic, openai, bedrock, vertex");
+        }
+    }
+    if (auto v = f.String("base_url")) {
+        auto peer = upstream::ParseBaseUrl(*v);
+        if (!peer || v->find_first_of("?# \t") != std::string::npos) {
+            Invalid("base_url", "must be an http:// or https:// URL without query or fragment");
+        }
+        u.cfg.base_url = *v;
+        while (u.cfg.base_url.size() > 8 && u.cfg.base_url.back() == '/') {
+            u.cfg.base_url.pop_back();
+        }
+    } else if (create) {
+        Invalid("base_url", "is required");
+    }
+    if (auto v = f.String("auth")) {
+        if (*v == "key") {
+            u.cfg.auth = config::UpstreamAuth::kKey;
+        } else if (*v == "passthrough") {
+            u.cfg.auth = config::UpstreamAuth::kPassthrough;
+        } else {
+            Invalid("auth", "must be key or passthrough");
+        }
+    }
+    if (auto v = f.Strings("models")) {
+        if (v->empty()) {
+            Invalid("models", "must list at least one model glob");
+        }
+        u.cfg.models = *v;
+    }
+    if (auto* v = f.Get("model_map")) {
+        if (!v->is_object()) {
+            Invalid("model_map", "must be an object of model names");
+        }
+        std::map<std::string, std::string> m;
+        for (const auto& [k, t] : v->as_object()) {
+            std::string path = "model_map." + Printable(k);
+            if (k.empty() || k.size() > 200) {
+                Invalid(path, "model names must be 1-200 characters");
+            }
+            if (!t.is_string() || t.as_string().empty() || t.as_string().size() > 200) {
+                Invalid(path, "must be a model name (1-200 characters)");
+            }
+            m.emplace(std::string(k), std::string(t.as_string()));
+        }
+        u.cfg.model_map = std::move(m);
+    }
+    if (auto v = f.Int("priority", -1000, 1000)) u.priority = static_cast<int>(*v);
+    if (auto v = f.Int("weight", 1, 1000)) u.weight = static_cast<int>(*v);
+    if (auto v = f.Bool("enabled")) u.enabled = *v;
+    if (auto v = f.Int("connect_timeout_ms", 1, 3'600'000)) u.cfg.connect_timeout_ms = static_cast<uint32_t>(*v);
+    if (auto v = f.Int("first_byte_timeout_ms", 1, 3'600'000)) u.cfg.first_byte_timeout_ms = static_cast<uint32_t>(*v);
+    if (auto v = f.Int("stream_idle_timeout_ms", 1, 3'600'000)) u.cfg.stream_idle_timeout_ms = static_cast<uint32_t>(*v);
+}
+
+storage::CredentialRow NewCredential(const auth::SecretBox& box, const std::string& upstream_id,
+                                     const std::string& key, const std::string& label) {
+    storage::CredentialRow c;
+    c.id = auth::GenerateId("cred_");
+    c.upstream_id = upstream_id;
+    c.label = label;
+    c.sealed = box.Seal(key, c.id);
+    c.fingerprint = box.Fingerprint(key);
+    c.hint = auth::Hint(key);
+    c.created_at = storage::NowMs();
+    return c;
+}
+
+/// Adds keys to an upstream inside the caller's transaction; per-item results.
+json::array AddCredentials(Session& s, const auth::SecretBox& box, const std::string& upstream_id,
+                           const std::vector<std::string>& keys, const std::string& label, const std::string& actor) {
+    json::array results;
+    std::set<std::string> seen;
+    for (size_t i = 0; i < keys.size(); ++i) {
+        const std::string& key = keys[i];
+        json::object r{{"index", i}};
+        std::string fp = box.Fingerprint(key);
+        if (key.size() < 8 || key.size() > 512 ||
+            std::any_of(key.begin(), key.end(), [](unsigned char c) { return c <= 0x20 || c >= 0x7f; })) {
+            r["ok"] = false;
+            r["error"] = "a key must be 8 to 512 printable ASCII characters without spaces";
+        } else if (auto dup = storage::FindCredentialByFingerprint(s, upstream_id, fp)) {
+            r["ok"] = false;
+            r["error"] = "duplicate of " + dup->id;
+        } else if (!seen.insert(fp).second) {
+            r["ok"] = false;
+            r["error"] = "duplicate of an earlier key in this request";
+        } else {
+            auto c = NewCredential(box, upstream_id, key, label);
+            storage::InsertCredential(s, c);
+            storage::AppendAudit(s, actor, "create", "credential", c.id,
+                                 json::serialize(json::object{{"upstream_id", upstream_id}, {"hint", c.hint},
+                                                              {"label", label}}));
+            r["ok"] = true;
+            r["credential"] = CredentialJson(c);
+        }
+        results.push_back(std::move(r));
+    }
+    return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The router
+
+class Router {
+public:
+    Router(Services& s, std::string actor) : s_(s), actor_(std::move(actor)) {}
+
+    /// Blocking: runs on the pool. `segs` are the path segments after /admin/api/.
+    Reply Dispatch(boost::beast::http::verb method, const std::vector<std::string>& segs, std::string_view query,
+                   const std::string& body, bool& changed) {
+        using boost::beast::http::verb;
+        const size_t n = segs.size();
+        auto need = [&](bool ok) {
+            if (!ok) {
+                throw ApiError{405, "invalid_request_error", "method not allowed on this resource", {}};
+            }
+        };
+        if (n == 0) {
+            NotFound("unknown admin route");
+        }
+        const std::string& r = segs[0];
+        if (n >= 2 && !ValidId(segs[1]) && r != "prices" && r != "usage") {
+            NotFound(r + " " + Printable(segs[1]) + " not found");
+        }
+        if (r == "status" && n == 1) {
+            need(method == verb::get);
+            return Status();
+        }
+        if (r == "upstreams") {
+            if (n == 1) {
+                if (method == verb::get) return ListUpstreams();
+                need(method == verb::post);
+                changed = true;
+                return CreateUpstream(ParseObject(body));
+            }
+            if (n == 2) {
+                if (method == verb::get) return GetUpstream(segs[1]);
+                if (method == verb::patch) {
+                    changed = true;
+                    return PatchUpstream(segs[1], ParseObject(body));
+                }
+                need(method == verb::delete_);
+                changed = true;
+                return DeleteUpstream(segs[1]);
+            }
+            if (n == 3 && segs[2] == "credentials") {
+                if (method == verb::get) return ListCredentials(segs[1]);
+                need(method == verb::post);
+                changed = true;
+                return AddCredentialsRoute(segs[1], ParseObject(body));
+            }
+        }
+        if (r == "credentials" && n == 2) {
+            if (method == verb::get) return GetCredential(segs[1]);
+            if (method == verb::patch) {
+                changed = true;
+                return PatchCredential(segs[1], ParseObject(body));
+            }
+            need(method == verb::delete_);
+            changed = true;
+            return DeleteCredential(segs[1]);
+        }
+        if (r == "keys") {
+            if (n == 1) {
+                if (method == verb::get) return ListKeys();
+                need(method == verb::post);
+                changed = true;
+                return CreateKey(ParseObject(body));
+            }
+            if (n == 2) {
+                if (method == verb::get) return GetKey(segs[1]);
+                if (method == verb::patch) {
+                    changed = true;
+                    return PatchKey(segs[1], ParseObject(body));
+                }
+                need(method == verb::delete_);
+                changed = true;
+                return DeleteKey(segs[1]);
+            }
+        }
+        if (r == "settings" && n == 1) {
+            if (method == verb::get) return GetSettings();
+            need(method == verb::patch || method == verb::put);
+            changed = true;
+            return PatchSettings(ParseObject(body));
+        }
+        if (r == "prices") {
+            if (n == 1) {
+                need(method == verb::get);
+                return ListPrices();
+            }
+            if (n == 2) {
+                std::string model = PercentDecode(segs[1]);
+                if (model.empty() || model.size() > 200 ||
+                    std::any_of(model.begin(), model.end(), [](unsigned char c) { return c < 0x21 || c >= 0x7f; })) {
+                    Invalid("model", "must be 1-200 printable characters");
+                }
+                changed = true;
+                if (method == verb::put) return PutPrice(model, ParseObject(body));
+                need(method == verb::delete_);
+                return DeletePrice(model);
+            }
+        }
+        if (r == "usage" && n == 2 && segs[1] == "requests") {
+            need(method == verb::get);
+            return UsageRequests(ParseQuery(query));
+        }
+        if (r == "usage" && n == 2 && segs[1] == "summary") {
+            need(method == verb::get);
+            return UsageSummary(ParseQuery(query));
+        }
+        if (r == "audit" && n == 1) {
+            need(method == verb::get);
+            return Audit(ParseQuery(query));
+        }
+        NotFound("unknown admin route");
+    }
+
+private:
+    Reply Status() {
+        auto now = std::chrono::steady_clock::now();
+        json::object o{{"version", CLOVE_VERSION},
+                       {"started_at", FormatTime(s_.started_at_ms)},
+                       {"uptime_s", std::chrono::duration<double>(now - s_.started).count()},
+                       {"in_flight", s_.in_flight.load()},
+                       {"database", s_.db.name()},
+                       {"schema_version", storage::LatestSchemaVersion()},
+                       {"usage_queue_depth", s_.usage.queue_depth()},
+                       {"usage_spooled", s_.usage.spooled()},
+                       {"usage_written", s_.usage.written()}};
+        // The database must answer: a status that says "ok" while it is down would mislead.
+        s_.db.Read([](Session& s) { s.Query("SELECT 1", {}); });
+        return Json(200, o);
+    }
+
+    // ---- upstreams ----
+    Reply ListUpstreams() {
+        return s_.db.Read([](Session& s) {
+            auto creds = storage::ListCredentials(s, std::nullopt);
+            json::array a;
+            for (const auto& u : storage::ListUpstreams(s)) {
+                a.push_back(UpstreamJson(u, creds));
+            }
+            return Json(200, json::object{{"data", std::move(a)}});
+        });
+    }
+
+    Reply GetUpstream(const std::string& id) {
+        return s_.db.Read([&](Session& s) {
+            auto u = storage::GetUpstream(s, id);
+            if (!u) NotFound("upstream " + id + " not found");
+            return Json(200, UpstreamJson(*u, storage::ListCredentials(s, id)));
+        });
+    }
+
+    Reply CreateUpstream(const json::object& body) {
+        storage::UpstreamRow u;
+        auto settings = s_.db.Read([](Session& s) { return storage::LoadSettings(s); });
+        u.cfg.connect_timeout_ms = settings.connect_timeout_ms;
+        u.cfg.first_byte_timeout_ms = settings.first_byte_timeout_ms;
+        u.cfg.stream_idle_timeout_ms = settings.stream_idle_timeout_ms;
+        ApplyUpstreamFields(body, u, true);
+        std::vector<std::string> keys;
+        if (auto k = Fields(body).Strings("credentials")) {
+            keys = *k;
+            for (size_t i = 0; i < keys.size(); ++i) {
+                CheckSecret(keys[i], "credentials[" + std::to_string(i) + "]");
+            }
+        }
+        u.id = auth::GenerateId("up_");
+        u.created_at = u.updated_at = storage::NowMs();
+        return s_.db.Write([&](Session& s) {
+            if (storage::FindUpstreamByName(s, u.cfg.name)) {
+                Conflict("name", "an upstream named \"" + u.cfg.name + "\" already exists");
+            }
+            storage::InsertUpstream(s, u);
+            auto view = UpstreamJson(u, {});
+            storage::AppendAudit(s, actor_, "create", "upstream", u.id, json::serialize(view));
+            if (!keys.empty()) {
+                AddCredentials(s, s_.box, u.id, keys, "", actor_);
+            }
+            return Json(201, UpstreamJson(u, storage::ListCredentials(s, u.id)));
+        });
+    }
+
+    Reply PatchUpstream(const std::string& id, const json::object& body) {
+        return s_.db.Write([&](Session& s) {
+            auto u = storage::GetUpstream(s, id);
+            if (!u) NotFound("upstream " + id + " not found");
+            auto before = UpstreamJson(*u, {});
+            ApplyUpstreamFields(body, *u, false);
+            if (auto other = storage::FindUpstreamByName(s, u->cfg.name); other && other->id != id) {
+                Conflict("name", "an upstream named \"" + u->cfg.name + "\" already exists");
+            }
+            u->updated_at = storage::NowMs();
+            storage::UpdateUpstream(s, *u);
+            auto after = UpstreamJson(*u, storage::ListCredentials(s, id));
+            json::object changes;
+            for (const auto& [k, v] : body) {
+                if (auto* a = after.if_contains(k)) {
+                    changes[k] = *a;
+                }
+            }
+            (void)before;
+            storage::AppendAudit(s, actor_, "update", "upstream", id, json::serialize(changes));
+            return Json(200, after);
+        });
+    }
+
+    Reply DeleteUpstream(const std::string& id) {
+        return s_.db.Write([&](Session& s) {
+            auto u = storage::GetUpstream(s, id);
+            if (!u) NotFound("upstream " + id + " not found");
+            storage::DeleteUpstream(s, id);
+            storage::AppendAudit(s, actor_, "delete", "upstream", id,
+                                 json::serialize(json::object{{"name", u->cfg.name}}));
+            return NoContent();
+        });
+    }
+
+    // ---- credentials ----
+    Reply ListCredentials(const std::string& upstream_id) {
+        return s_.db.Read([&](Session& s) {
+            if (!storage::GetUpstream(s, upstream_id)) NotFound("upstream " + upstream_id + " not found");
+            json::array a;
+            for (const auto& c : storage::ListCredentials(s, upstream_id)) {
+                a.push_back(CredentialJson(c));
+            }
+            return Json(200, json::object{{"data", std::move(a)}});
+        });
+    }
+
+    Reply AddCredentialsRoute(const std::string& upstream_id, const json::object& body) {
+        Fields f(body);
+        f.RejectUnknown({"key", "keys", "label"});
+        std::vector<std::string> keys;
+        if (auto k = f.String("key")) {
+            keys.push_back(*k);
+        }
+        if (auto* v = f.Get("keys")) {
+            if (!v->is_array()) {
+                Invalid("keys", "must be an array of strings");
+            }
+            size_t i = 0;
+            for (const auto& e : v->as_array()) {
+                if (!e.is_string()) {
+                    Invalid("keys[" + std::to_string(i) + "]", "must be a string");
+                }
+                keys.emplace_back(e.as_string());
+                ++i;
+            }
+        }
+        if (keys.empty()) {
+            Invalid("keys", "send one key in \"key\" or several in \"keys\"");
+        }
+        if (keys.size() > 1000) {
+            Invalid("keys", "at most 1000 keys at once");
+        }
+        std::string label = f.String("label").value_or("");
+        if (label.size() > 100) {
+            Invalid("label", "must be at most 100 characters");
+        }
+        return s_.db.Write([&](Session& s) {
+            if (!storage::GetUpstream(s, upstream_id)) NotFound("upstream " + upstream_id + " not found");
+            auto results = AddCredentials(s, s_.box, upstream_id, keys, label, actor_);
+            return Json(201, json::object{{"data", std::move(results)}});
+        });
+    }
+
+    Reply GetCredential(const std::string& id) {
+        return s_.db.Read([&](Session& s) {
+            auto c = storage::GetCredential(s, id);
+            if (!c) NotFound("credential " + id + " not found");
+            return Json(200, CredentialJson(*c));
+        });
+    }
+
+    Reply PatchCredential(const std::string& id, const json::object& body) {
+        Fields f(body);
+        f.RejectUnknown({"enabled", "label"});
+        auto enabled = f.Bool("enabled");
+        auto label = f.String("label");
+        if (label && label->size() > 100) {
+            Invalid("label", "must be at most 100 characters");
+        }
+        return s_.db.Write([&](Session& s) {
+            auto c = storage::GetCredential(s, id);
+            if (!c) NotFound("credential " + id + " not found");
+            json::object changes;
+            if (enabled) {
+                c->enabled = *enabled;
+                changes["enabled"] = *enabled;
+                if (*enabled && c->state == "invalid") {
+                    c->state = "valid";  // an operator re-enabling a key vouches for it
+                    c->last_error.reset();
+                }
+            }
+            if (label) {
+                c->label = *label;
+                changes["label"] = *label;
+            }
+            storage::UpdateCredential(s, *c);
+            storage::AppendAudit(s, actor_, "update", "credential", id, json::serialize(changes));
+            return Json(200, CredentialJson(*c));
+        });
+    }
+
+    Reply DeleteCredential(const std::string& id) {
+        return s_.db.Write([&](Session& s) {
+            auto c = storage::GetCredential(s, id);
+            if (!c) NotFound("credential " + id + " not found");
+            storage::DeleteCredential(s, id);
+            storage::AppendAudit(s, actor_, "delete", "credential", id,
+                                 json::serialize(json::object{{"hint", c->hint}, {"upstream_id", c->upstream_id}}));
+            return NoContent();
+        });
+    }
+
+    // ---- client keys ----
+    std::map<std::string, storage::SummaryRow> Totals(Session& s) {
+        std::map<std::string, storage::SummaryRow> m;
+        for (auto& r : storage::KeyTotals(s)) {
+            m.emplace(r.group, r);
+        }
+        return m;
+    }
+
+    Reply ListKeys() {
+        return s_.db.Read([&](Session& s) {
+            auto totals = Totals(s);
+            json::array a;
+            for (const auto& k : storage::ListClientKeys(s)) {
+                a.push_back(KeyJson(k, totals));
+            }
+            return Json(200, json::object{{"data", std::move(a)}});
+        });
+    }
+
+    Reply GetKey(const std::string& id) {
+        return s_.db.Read([&](Session& s) {
+            auto k = storage::GetClientKey(s, id);
+            if (!k) NotFound("key " + id + " not found");
+            return Json(200, KeyJson(*k, Totals(s)));
+        });
+    }
+
+    void ApplyKeyFields(const json::object& body, storage::ClientKeyRow& k, bool create) {
+        Fields f(body);
+        f.RejectUnknown({"name", "enabled", "expires_at", "allowed_models", "limits"});
+        if (auto v = f.String("name")) {
+            if (!IsName(*v, 64, "._-@ ")) {
+                Invalid("name", "must be 1-64 characters of A-Z a-z 0-9 . _ - @ and space");
+            }
+            k.name = *v;
+        } else if (create) {
+            Invalid("name", "is required");
+        }
+        if (auto v = f.Bool("enabled")) k.enabled = *v;
+        if (f.Has("expires_at")) {
+            if (f.IsNull("expires_at")) {
+                k.expires_at.reset();
+            } else {
+                auto t = f.String("expires_at");
+                auto ms = ParseTime(*t);
+                if (!ms) Invalid("expires_at", "must be an RFC 3339 time such as 2027-01-31T00:00:00Z, or null");
+                k.expires_at = *ms;
+            }
+        }
+        if (auto v = f.Strings("allowed_models")) k.allowed_models = *v;
+        if (auto* v = f.Get("limits")) k.limits = ReadLimits(*v, "limits", k.limits);
+    }
+
+    Reply CreateKey(const json::object& body) {
+        storage::ClientKeyRow k;
+        k.limits = s_.snapshots.Load()->settings.default_limits;
+        ApplyKeyFields(body, k, true);
+        std::string plaintext = auth::GenerateKey("clv_");
+        k.id = auth::GenerateId("key_");
+        k.prefix = plaintext.substr(0, 12);
+        k.hash = auth::Sha256Hex(plaintext);
+        k.created_at = storage::NowMs();
+        return s_.db.Write([&](Session& s) {
+            if (storage::FindClientKeyByName(s, k.name)) {
+                Conflict("name", "a key named \"" + k.name + "\" already exists");
+            }
+            storage::InsertClientKey(s, k);
+            auto view = KeyJson(k, {});
+            storage::AppendAudit(s, actor_, "create", "client_key", k.id, json::serialize(view));
+            view["key"] = plaintext;
+            return Json(201, view);
+        });
+    }
+
+    Reply PatchKey(const std::string& id, const json::object& body) {
+        return s_.db.Write([&](Session& s) {
+            auto k = storage::GetClientKey(s, id);
+            if (!k) NotFound("key " + id + " not found");
+            ApplyKeyFields(body, *k, false);
+            if (auto other = storage::FindClientKeyByName(s, k->name); other && other->id != id) {
+                Conflict("name", "a key named \"" + k->name + "\" already exists");
+            }
+            storage::UpdateClientKey(s, *k);
+            auto view = KeyJson(*k, Totals(s));
+            json::object changes;
+            for (const auto& [name, v] : body) {
+                if (auto* a = view.if_contains(name)) {
+                    changes[name] = *a;
+                }
+            }
+            storage::AppendAudit(s, actor_, "update", "client_key", id, json::serialize(changes));
+            return Json(200, view);
+        });
+    }
+
+    Reply DeleteKey(const std::string& id) {
+        return s_.db.Write([&](Session& s) {
+            auto k = storage::GetClientKey(s, id);
+            if (!k) NotFound("key " + id + " not found");
+            storage::DeleteClientKey(s, id);
+            storage::AppendAudit(s, actor_, "delete", "client_key", id,
+                                 json::serialize(json::object{{"name", k->name}, {"prefix", k->prefix}}));
+            return NoContent();
+        });
+    }
+
+    // ---- settings ----
+    Reply GetSettings() {
+        return s_.db.Read([](Session& s) { return Json(200, SettingsJson(storage::LoadSettings(s))); });
+    }
+
+    Reply PatchSettings(const json::object& body) {
+        Fields f(body);
+        f.RejectUnknown({"log_level", "outbound_proxy", "connect_timeout_ms", "first_byte_timeout_ms",
+                         "stream_idle_timeout_ms", "usage_retention_days", "default_limits"});
+        return s_.db.Write([&](Session& s) {
+            auto st = storage::LoadSettings(s);
+            if (auto v = f.String("log_level")) {
+                spdlog::level::level_enum lvl;
+                if (!log::ParseLevel(*v, lvl) || *v == "warning") {
+                    Invalid("log_level", "must be one of trace, debug, info, warn, error, off");
+                }
+                st.log_level = *v;
+            }
+            if (f.Has("outbound_proxy")) {
+                if (f.IsNull("outbound_proxy")) {
+                    st.outbound_proxy.reset();
+                } else {
+                    auto v = f.String("outbound_proxy");
+                    auto peer = upstream::ParseBaseUrl(*v);
+                    if (v->rfind("http://", 0) != 0 || !peer || (!peer->base_path.empty() && peer->base_path != "/")) {
+                        Invalid("outbound_proxy", "must be null or an http://host:port URL");
+                    }
+                    st.outbound_proxy = *v;
+                }
+            }
+            if (auto v = f.Int("connect_timeout_ms", 1, 3'600'000)) st.connect_timeout_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("first_byte_timeout_ms", 1, 3'600'000)) st.first_byte_timeout_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("stream_idle_timeout_ms", 1, 3'600'000)) st.stream_idle_timeout_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("usage_retention_days", 1, 3650)) st.usage_retention_days = static_cast<int>(*v);
+            if (auto* v = f.Get("default_limits")) st.default_limits = ReadLimits(*v, "default_limits", st.default_limits);
+            storage::SaveSettings(s, st);
+            json::object changes;
+            auto view = SettingsJson(st);
+            for (const auto& [name, v] : body) {
+                if (auto* a = view.if_contains(name)) {
+                    changes[name] = *a;
+                }
+            }
+            storage::AppendAudit(s, actor_, "update", "settings", "", json::serialize(changes));
+            if (f.Has("log_level")) {
+                spdlog::level::level_enum lvl;
+                if (log::ParseLevel(st.log_level, lvl)) {
+                    spdlog::set_level(lvl);  // applies at once; the bootstrap level applies at the next start
+                }
+            }
+            return Json(200, view);
+        });
+    }
+
+    // ---- prices ----
+    Reply ListPrices() {
+        auto overrides = s_.db.Read([](Session& s) { return storage::ListPriceOverrides(s); });
+        usage::PriceTable table(overrides);
+        json::array a;
+        for (const auto& e : table.entries()) {
+            a.push_back(PriceJson(e.price, e.custom));
+        }
+        return Json(200, json::object{{"data", std::move(a)}});
+    }
+
+    Reply PutPrice(const std::string& model, const json::object& body) {
+        Fields f(body);
+        f.RejectUnknown({"model", "input", "output", "cache_write_5m", "cache_write_1h", "cache_read"});
+        config::PriceSpec p;
+        p.model = model;
+        auto in = f.Number("input", 0, 1e6);
+        auto out = f.Number("output", 0, 1e6);
+        if (!in) Invalid("input", "is required (USD per million input tokens)");
+        if (!out) Invalid("output", "is required (USD per million output tokens)");
+        p.input = *in;
+        p.output = *out;
+        p.cache_write_5m = f.Number("cache_write_5m", 0, 1e6).value_or(-1);
+        p.cache_write_1h = f.Number("cache_write_1h", 0, 1e6).value_or(-1);
+        p.cache_read = f.Number("cache_read", 0, 1e6).value_or(-1);
+        usage::DeriveCachePrices(p);
+        return s_.db.Write([&](Session& s) {
+            storage::UpsertPrice(s, p);
+            auto view = PriceJson(p, true);
+            storage::AppendAudit(s, actor_, "update", "price", model, json::serialize(view));
+            return Json(200, view);
+        });
+    }
+
+    Reply DeletePrice(const std::string& model) {
+        return s_.db.Write([&](Session& s) {
+            if (!storage::DeletePrice(s, model)) NotFound("no custom price for " + Printable(model));
+            storage::AppendAudit(s, actor_, "delete", "price", model, "{}");
+            return NoContent();
+        });
+    }
+
+    // ---- usage ----
+    static std::optional<int64_t> TimeParam(const std::map<std::string, std::string>& q, const char* name) {
+        auto it = q.find(name);
+        if (it == q.end() || it->second.empty()) {
+            return std::nullopt;
+        }
+        auto t = ParseTime(it->second);
+        if (!t) Invalid(name, "must be an RFC 3339 time or Unix milliseconds");
+        return t;
+    }
+
+    static int LimitParam(const std::map<std::string, std::string>& q, int def, int max) {
+        auto it = q.find("limit");
+        if (it == q.end()) {
+            return def;
+        }
+        auto t = ParseTime(it->second);  // digits only → the number itself
+        if (!t || it->second.find_first_not_of("0123456789") != std::string::npos || *t < 1 || *t > max) {
+            Invalid("limit", "must be an integer between 1 and " + std::to_string(max));
+        }
+        return static_cast<int>(*t);
+    }
+
+    static std::optional<int64_t> CursorParam(const std::map<std::string, std::string>& q) {
+        auto it = q.find("cursor");
+        if (it == q.end() || it->second.empty()) {
+            return std::nullopt;
+        }
+        if (it->second.find_first_not_of("0123456789") != std::string::npos || it->second.size() > 18) {
+            Invalid("cursor", "is not a cursor returned by this API");
+        }
+        return std::stoll(it->second);
+    }
+
+    Reply UsageRequests(const std::map<std::string, std::string>& q) {
+        for (const auto& [k, v] : q) {
+            static const std::set<std::string> kKnown = {"limit", "cursor", "key_id", "upstream_id", "credential_id",
+                                                         "model", "status", "from", "to"};
+            if (!kKnown.count(k)) Invalid(Printable(k), "unknown query parameter");
+        }
+        storage::UsageFilter f;
+        f.limit = LimitParam(q, 50, 1000);
+        f.before_id = CursorParam(q);
+        auto str = [&](const char* name) -> std::optional<std::string> {
+            auto it = q.find(name);
+            if (it == q.end() || it->second.empty()) return std::nullopt;
+            if (it->second.size() > 200) Invalid(name, "too long");
+            return it->second;
+        };
+        f.key_id = str("key_id");
+        f.upstream_id = str("upstream_id");
+        f.credential_id = str("credential_id");
+        f.model = str("model");
+        if (auto st = str("status")) {
+            if (*st == "error") {
+                f.status_range = {400, 999};
+            } else if (st->size() == 3 && st->substr(1) == "xx" && (*st)[0] >= '1' && (*st)[0] <= '5') {
+                int lo = ((*st)[0] - '0') * 100;
+                f.status_range = {lo, lo + 99};
+            } else if (st->size() == 3 && st->find_first_not_of("0123456789") == std::string::npos) {
+                f.status = std::stoi(*st);
+            } else {
+                Invalid("status", "must be a status code (429), a class (4xx) or error");
+            }
+        }
+        f.from_ms = TimeParam(q, "from");
+        f.to_ms = TimeParam(q, "to");
+        auto rows = s_.db.Read([&](Session& s) { return storage::QueryUsage(s, f); });
+        auto snap = s_.snapshots.Load();
+        auto name_of = [&](const std::string& id) -> json::value {
+            if (id.empty()) return nullptr;
+            auto it = snap->names.find(id);
+            return it == snap->names.end() ? json::value(nullptr) : json::value(it->second);
+        };
+        auto opt = [](const std::string& v) -> json::value { return v.empty() ? json::value(nullptr) : json::value(v); };
+        json::array a;
+        for (const auto& row : rows) {
+            const auto& r = row.r;
+            a.push_back(json::object{{"request_id", r.request_id},
+                                     {"time", FormatTime(r.ts_ms)},
+                                     {"key_id", opt(r.key_id)},
+                                     {"key_name", name_of(r.key_id)},
+                                     {"upstream_id", opt(r.upstream_id)},
+                                     {"upstream", name_of(r.upstream_id)},
+                                     {"credential_id", opt(r.credential_id)},
+                                     {"model", opt(r.model)},
+                                     {"upstream_model", opt(r.upstream_model)},
+                                     {"status", r.status},
+                                     {"error_type", opt(r.error_type)},
+                                     {"stream", r.stream},
+                                     {"ttfb_ms", r.ttfb_ms < 0 ? json::value(nullptr) : json::value(r.ttfb_ms)},
+                                     {"duration_ms", r.duration_ms},
+                                     {"input_tokens", r.input_tokens},
+                                     {"output_tokens", r.output_tokens},
+                                     {"cache_creation_input_tokens", r.cache_creation_tokens},
+                                     {"cache_read_input_tokens", r.cache_read_tokens},
+                                     {"cost_usd", Usd(r.cost_nanousd)}});
+        }
+        json::value next = nullptr;
+        if (static_cast<int>(rows.size()) == f.limit && !rows.empty()) {
+            next = std::to_string(rows.back().id);
+        }
+        return Json(200, json::object{{"data", std::move(a)}, {"next_cursor", next}});
+    }
+
+    Reply UsageSummary(const std::map<std::string, std::string>& q) {
+        for (const auto& [k, v] : q) {
+            if (k != "group_by" && k != "from" && k != "to") Invalid(Printable(k), "unknown query parameter");
+        }
+        std::string group = "key";
+        if (auto it = q.find("group_by"); it != q.end()) {
+            group = it->second;
+        }
+        static const std::set<std::string> kGroups = {"key", "upstream", "credential", "model", "hour", "day"};
+        if (!kGroups.count(group)) Invalid("group_by", "must be key, upstream, credential, model, hour or day");
+        int64_t to = TimeParam(q, "to").value_or(storage::NowMs() + 3'600'000);
+        int64_t from = TimeParam(q, "from").value_or(storage::NowMs() - 86'400'000);
+        auto rows = s_.db.Read([&](Session& s) { return storage::SummarizeUsage(s, group, from, to); });
+        auto snap = s_.snapshots.Load();
+        json::array a;
+        storage::SummaryRow totals;
+        for (const auto& r : rows) {
+            auto o = CountersJson(r);
+            json::value label = nullptr;
+            if (group == "hour" || group == "day") {
+                o["group"] = FormatTime(std::stoll(r.group.empty() ? "0" : r.group));
+            } else {
+                o["group"] = r.group.empty() ? json::value(nullptr) : json::value(r.group);
+                if (group == "model") {
+                    label = r.group.empty() ? json::value(nullptr) : json::value(r.group);
+                } else if (auto it = snap->names.find(r.group); it != snap->names.end()) {
+                    label = it->second;
+                } else if (group == "key" && r.group.empty()) {
+                    label = "passthrough";
+                }
+                o["label"] = label;
+            }
+            a.push_back(std::move(o));
+            totals.requests += r.requests;
+            totals.errors += r.errors;
+            totals.input_tokens += r.input_tokens;
+            totals.output_tokens += r.output_tokens;
+            totals.cache_creation_tokens += r.cache_creation_tokens;
+            totals.cache_read_tokens += r.cache_read_tokens;
+            totals.cost_nanousd += r.cost_nanousd;
+        }
+        return Json(200, json::object{{"data", std::move(a)},
+                                      {"totals", CountersJson(totals)},
+                                      {"from", FormatTime(from / 3'600'000 * 3'600'000)},
+                                      {"to", FormatTime(to)}});
+    }
+
+    Reply Audit(const std::map<std::string, std::string>& q) {
+        for (const auto& [k, v] : q) {
+            if (k != "limit" && k != "cursor") Invalid(Printable(k), "unknown query parameter");
+        }
+        int limit = LimitParam(q, 50, 1000);
+        auto before = CursorParam(q);
+        auto rows = s_.db.Read([&](Session& s) { return storage::ListAudit(s, limit, before); });
+        json::array a;
+        for (const auto& r : rows) {
+            boost::system::error_code ec;
+            auto detail = json::parse(r.detail, ec);
+            a.push_back(json::object{{"id", r.id},
+                                     {"time", FormatTime(r.ts)},
+                                     {"actor", r.actor},
+                                     {"action", r.action},
+                                     {"resource", r.resource},
+                                     {"resource_id", r.resource_id.empty() ? json::value(nullptr) : json::value(r.resource_id)},
+                                     {"detail", ec ? json::value(json::object{}) : detail}});
+        }
+        json::value next = nullptr;
+        if (static_cast<int>(rows.size()) == limit && !rows.empty()) {
+            next = std::to_string(rows.back().id);
+        }
+        return Json(200, json::object{{"data", std::move(a)}, {"next_cursor", next}});
+    }
+
+    Services& s_;
+    std::string actor_;
+};
+
+std::vector<std::string> SplitSegments(std::string_view rest) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    while (start <= rest.size()) {
+        size_t slash = rest.find('/', start);
+        if (slash == std::string_view::npos) {
+            slash = rest.size();
+        }
+        if (slash > start) {
+            out.emplace_back(rest.substr(start, slash - start));
+        }
+        start = slash + 1;
+    }
+    return out;
+}
+
+/// `GET {base_url}/v1/models?limit=1` with the credential: proves the key works without
+/// spending tokens. Runs on the worker's io_context.
+asio::awaitable<json::object> TestCredential(asio::io_context& ioc, upstream::SharedTlsContext& tls,
+                                             const std::string& base_url, const std::string& key,
+                                             std::chrono::milliseconds timeout) {
+    auto peer = upstream::ParseBaseUrl(base_url);
+    if (!peer) {
+        co_return json::object{{"ok", false}, {"status", nullptr}, {"message", "invalid base_url"}};
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    upstream::Connection conn(ioc, tls, *peer);
+    auto elapsed = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); };
+    if (auto ec = co_await conn.Connect(timeout)) {
+        co_return json::object{{"ok", false}, {"status", nullptr}, {"latency_ms", elapsed()},
+                               {"message", "cannot connect: " + ec.message()}};
+    }
+    std::string req = "GET " + peer->base_path + "/v1/models?limit=1 HTTP/1.1\r\nhost: " + peer->host_header +
+                      "\r\nx-api-key: " + key + "\r\nanthropic-version: 2023-06-01\r\naccept: application/json\r\n"
+                      "user-agent: clove/" CLOVE_VERSION "\r\nconnection: close\r\n\r\n";
+    std::array<asio::const_buffer, 1> out{asio::buffer(req)};
+    if (auto ec = co_await conn.Write(out, timeout)) {
+        co_return json::object{{"ok", false}, {"status", nullptr}, {"latency_ms", elapsed()},
+                               {"message", "cannot send: " + ec.message()}};
+    }
+    std::string buf(64 * 1024, '\0');
+    size_t used = 0;
+    upstream::ResponseHead head;
+    size_t head_size = 0;
+    bool have_head = false;
+    for (;;) {
+        auto [ec, n] = co_await conn.ReadSome(asio::buffer(buf.data() + used, buf.size() - used), timeout);
+        used += n;
+        if (!have_head) {
+            std::string err;
+            auto st = upstream::ParseResponseHead(std::string_view(buf.data(), used), buf.size(), head, head_size, err);
+            if (st == upstream::ParseStatus::kBad) {
+                co_return json::object{{"ok", false}, {"status", nullptr}, {"latency_ms", elapsed()},
+                                       {"message", "invalid response: " + err}};
+            }
+            have_head = st == upstream::ParseStatus::kComplete;
+        }
+        if (have_head && head.content_length && used - head_size >= *head.content_length) {
+            break;
+        }
+        if (ec || used == buf.size()) {
+            break;
+        }
+    }
+    if (!have_head) {
+        co_return json::object{{"ok", false}, {"status", nullptr}, {"latency_ms", elapsed()},
+                               {"message", "no response (connection closed or timed out)"}};
+    }
+    std::string message = head.status < 300 ? "ok" : "HTTP " + std::to_string(head.status);
+    if (head.status >= 300) {
+        boost::system::error_code pec;
+        std::string_view body(buf.data() + head_size, used - head_size);
+        if (head.chunked) {
+            auto start = body.find("\r\n");
+            body = start == std::string_view::npos ? body : body.substr(start + 2);
+        }
+        auto end = body.rfind('}');
+        auto v = json::parse(body.substr(0, end == std::string_view::npos ? body.size() : end + 1), pec);
+        if (!pec && v.is_object()) {
+            if (auto* e = v.as_object().if_contains("error"); e && e->is_object()) {
+                if (auto* m = e->as_object().if_contains("message"); m && m->is_string()) {
+                    message = Printable(std::string_view(m->as_string()).substr(0, 60));
+                    message = "HTTP " + std::to_string(head.status) + ": " + message;
+                }
+            }
+        }
+    }
+    co_return json::object{{"ok", head.status >= 200 && head.status < 300},
+                           {"status", head.status},
+                           {"latency_ms", elapsed()},
+                           {"message", message}};
+}
+
+asio::awaitable<bool> WriteReply(http::Exchange& ex, const Reply& r, std::string_view request_id, bool head_only) {
+    std::string head;
+    http::HeadBuilder h(head);
+    h.Status(r.status);
+    if (r.status != 204) {
+        h.Header("content-type", r.content_type);
+        h.Header("content-length", static_cast<uint64_t>(r.body.size()));
+    }
+    h.Header("cache-control", "no-store");
+    h.Header("x-content-type-options", "nosniff");
+    h.Header("request-id", request_id);
+    head += r.headers;
+    ex.AppendConnectionHeader(head);
+    h.End();
+    std::array<asio::const_buffer, 2> bufs{asio::buffer(head),
+                                           asio::buffer(r.body.data(), head_only || r.status == 204 ? 0 : r.body.size())};
+    co_return co_await ex.Write(bufs);
+}
+
+Reply ErrorReply(const ApiError& e, std::string_view request_id) {
+    json::object err{{"type", e.type}, {"message", e.message}};
+    if (!e.field.empty()) {
+        err["field"] = e.field;
+    }
+    return Json(e.status, json::object{{"type", "error"}, {"error", std::move(err)}, {"request_id", request_id}});
+}
+
+}  // namespace
+
+asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc, upstream::SharedTlsContext& tls) {
+    static thread_local base::RequestIdGenerator ids;
+    const std::string request_id = ids.Next();
+    const auto method = ex.request.method();
+    std::string address;
+    {
+        boost::system::error_code ec;
+        auto ep = ex.stream().socket().remote_endpoint(ec);
+        address = ec ? "unknown" : ep.address().to_string();
+    }
+    Reply reply;
+    try {
+        if (int wait = s_.auth.BlockedFor(address)) {
+            reply = ErrorReply({429, "rate_limit_error", "too many failed admin logins from this address; retry later", {}},
+                               request_id);
+            reply.headers = "retry-after: " + std::to_string(wait) + "\r\n";
+        } else {
+            std::string_view presented = Credential(ex.request);
+            if (presented.empty()) {
+                throw ApiError{401, "authentication_error",
+                               "admin key required: send it as Authorization: Bearer <key> or x-api-key", {}};
+            }
+            if (!s_.auth.Check(presented)) {
+                s_.auth.Failure(address);
+                if (s_.snapshots.Load()->Authenticate(presented)) {
+                    throw ApiError{403, "permission_error", "client keys cannot use the admin API", {}};
+                }
+                throw ApiError{401, "authentication_error", "invalid admin key", {}};
+            }
+            const std::string actor = "admin:" + auth::DisplayPrefix(presented);
+            if (ex.path == "/metrics") {
+                if (method != boost::beast::http::verb::get && method != boost::beast::http::verb::head) {
+                    throw ApiError{405, "invalid_request_error", "method not allowed; use GET", {}};
+                }
+                auto snap = s_.snapshots.Load();
+                metrics::Gauges g;
+                g.in_flight = s_.in_flight.load();
+                g.usage_queue_depth = static_cast<int64_t>(s_.usage.queue_depth());
+                g.usage_spooled = static_cast<int64_t>(s_.usage.spooled());
+                g.usage_written = static_cast<int64_t>(s_.usage.written());
+                g.credentials = {{"valid", static_cast<int64_t>(snap->credentials_valid)},
+                                 {"invalid", static_cast<int64_t>(snap->credentials_invalid)},
+                                 {"disabled", static_cast<int64_t>(snap->credentials_disabled)},
+                                 {"cooling_down", static_cast<int64_t>(snap->credentials_cooling)}};
+                reply = {200, s_.metrics.Render(g), "text/plain; version=0.0.4; charset=utf-8", ""};
+            } else {
+                auto segs = SplitSegments(ex.path.substr(std::string_view("/admin/api").size()));
+                if (segs.size() == 3 && segs[0] == "credentials" && segs[2] == "test" && ValidId(segs[1])) {
+                    if (method != boost::beast::http::verb::post) {
+                        throw ApiError{405, "invalid_request_error", "method not allowed; use POST", {}};
+                    }
+                    // Load the credential and its upstream off the I/O thread, call upstream here.
+                    // (Named lambdas: GCC 12 destroys lambda temporaries of a co_await
+                    // full-expression twice.)
+                    const std::string id = segs[1];
+                    auto load = [this, id] {
+                        return s_.db.Read([&](Session& s) {
+                            auto c = storage::GetCredential(s, id);
+                            if (!c) NotFound("credential " + id + " not found");
+                            auto u = storage::GetUpstream(s, c->upstream_id);
+                            if (!u) NotFound("upstream of credential " + id + " not found");
+                            auto key = s_.box.Open(c->sealed, c->id);
+                            if (!key) {
+                                throw ApiError{409, "invalid_request_error",
+                                               "the stored key cannot be decrypted (wrong CLOVE_SECRET_KEY?)", {}};
+                            }
+                            return std::make_tuple(u->cfg.base_url, u->cfg.connect_timeout_ms, *key);
+                        });
+                    };
+                    auto target = co_await Blocking(s_.blocking, std::move(load));
+                    const std::string base_url = std::get<0>(target);
+                    const auto timeout = std::chrono::milliseconds(std::min<uint32_t>(std::get<1>(target) + 20'000, 30'000));
+                    json::object result = co_await TestCredential(ioc, tls, base_url, std::get<2>(target), timeout);
+                    std::fill(std::get<2>(target).begin(), std::get<2>(target).end(), '\0');
+                    auto save = [this, id, actor, result] {
+                        const bool ok = result.at("ok").as_bool();
+                        const auto status = result.at("status").is_int64() ? result.at("status").as_int64() : 0;
+                        s_.db.Write([&](Session& s) {
+                            auto c = storage::GetCredential(s, id);
+                            if (!c) return;
+                            if (status == 401 || status == 403) {
+                                c->state = "invalid";
+                                c->last_error = std::string(result.at("message").as_string());
+                            } else if (ok && c->state == "invalid") {
+                                c->state = "valid";
+                                c->last_error.reset();
+                            }
+                            storage::UpdateCredential(s, *c);
+                            storage::AppendAudit(s, actor, "test", "credential", c->id, json::serialize(result));
+                        });
+                        s_.Rebuild();
+                    };
+                    co_await Blocking(s_.blocking, std::move(save));
+                    reply = Json(200, result);
+                } else {
+                    auto job = [this, method, segs, query = std::string(ex.query), body = ex.request.body(), actor]() {
+                        bool changed = false;
+                        Router router(s_, actor);
+                        Reply r = router.Dispatch(method, segs, query, body, changed);
+                        if (changed && r.status < 300) {
+                            s_.Rebuild();
+                        }
+                        return r;
+                    };
+                    reply = co_await Blocking(s_.blocking, std::move(job));
+                }
+            }
+        }
+    } catch (const ApiError& e) {
+        reply = ErrorReply(e, request_id);
+    } catch (const storage::DbError& e) {
+        if (e.constraint()) {
+            reply = ErrorReply({409, "invalid_request_error", "the change conflicts with existing data", {}}, request_id);
+        } else if (e.unavailable()) {
+            log::warn("admin {} {}: database unavailable: {}", std::string(ex.request.method_string()),
+                      std::string(ex.path), e.what());
+            reply = ErrorReply({503, "api_error", "the database is unavailable; try again shortly", {}}, request_id);
+            reply.headers = "retry-after: 2\r\n";
+        } else {
+            log::error("admin {} {}: {}", std::string(ex.request.method_string()), std::string(ex.path), e.what());
+            reply = ErrorReply({500, "api_error", "internal error (see the server log, request " + request_id + ")", {}},
+                               request_id);
+        }
+    } catch (const std::exception& e) {
+        log::error("admin {} {}: {}", std::string(ex.request.method_string()), std::string(ex.path), e.what());
+        reply = ErrorReply({500, "api_error", "internal error (see the server log, request " + request_id + ")", {}},
+                           request_id);
+    }
+    log::info("admin {} {} {} {}", std::string(ex.request.method_string()), std::string(ex.path), reply.status,
+              request_id);
+    co_await WriteReply(ex, reply, request_id, method == boost::beast::http::verb::head);
+}
+
+}  // namespace clove::admin

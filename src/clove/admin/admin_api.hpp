@@ -1,0 +1,84 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "clove/auth/secrets.hpp"
+#include "clove/http/server.hpp"
+#include "clove/metrics/metrics.hpp"
+#include "clove/proxy/snapshot.hpp"
+#include "clove/storage/db.hpp"
+#include "clove/upstream/connection.hpp"
+#include "clove/usage/writer.hpp"
+
+namespace clove::admin {
+
+/// Admin keys (SHA-256 digests, never plaintext) and the per-address limit on failed attempts.
+class AdminAuth {
+public:
+    static constexpr int kMaxFailures = 10;
+    static constexpr std::chrono::seconds kWindow{60};
+
+    void Add(const proxy::KeyDigest& digest);
+    /// True when `presented` is an admin key (digest lookup, constant-time confirm).
+    bool Check(std::string_view presented) const;
+
+    /// Seconds until `address` may try again, or 0 when it is not blocked.
+    int BlockedFor(const std::string& address);
+    void Failure(const std::string& address);
+
+private:
+    mutable std::shared_mutex keys_mutex_;
+    std::unordered_set<proxy::KeyDigest, proxy::KeyDigestHash> keys_;
+    struct Attempts {
+        std::chrono::steady_clock::time_point window_start;
+        int failures = 0;
+    };
+    std::mutex attempts_mutex_;
+    std::unordered_map<std::string, Attempts> attempts_;
+};
+
+/// What the admin API and the snapshot rebuilder share. Owned by app::Main.
+struct Services {
+    storage::Database& db;
+    const auth::SecretBox& box;
+    proxy::SnapshotStore& snapshots;
+    usage::UsageWriter& usage;
+    metrics::Registry& metrics;
+    boost::asio::thread_pool& blocking;
+    std::atomic<int64_t>& in_flight;
+    AdminAuth auth;
+    int64_t started_at_ms = 0;
+    std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
+    std::mutex rebuild_mutex;
+
+    /// Loads the runtime state in one transaction, builds a snapshot and publishes it. Blocking.
+    /// Throws storage::DbError / std::runtime_error.
+    void Rebuild();
+};
+
+/// The `/admin/api/*` and `/metrics` endpoints (docs/admin-api.md). One per process; Handle is
+/// called from every worker. Database work runs on the blocking pool.
+class AdminApi {
+public:
+    explicit AdminApi(Services& services) : s_(services) {}
+
+    boost::asio::awaitable<void> Handle(http::Exchange& ex, boost::asio::io_context& ioc,
+                                        upstream::SharedTlsContext& tls);
+
+private:
+    Services& s_;
+};
+
+}  // namespace clove::admin

@@ -1,0 +1,280 @@
+// PostgreSQL backend over libpq. Every statement runs with a deadline (non-blocking send, poll
+// for the answer): a database that is down or stopped (SIGSTOP) makes calls fail within the
+// deadline instead of hanging, so the admin API can answer 503 and the usage writer can spool.
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <string>
+#include <unordered_map>
+
+#include "clove/storage/db.hpp"
+
+namespace clove::storage {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// `?` placeholders → `$1..$n` (our SQL has no `?` inside string literals; quotes are skipped anyway).
+std::string RewritePlaceholders(std::string_view sql) {
+    std::string out;
+    out.reserve(sql.size() + 16);
+    int n = 0;
+    bool quoted = false;
+    for (char c : sql) {
+        if (c == '\'') {
+            quoted = !quoted;
+        }
+        if (c == '?' && !quoted) {
+            out += '$';
+            out += std::to_string(++n);
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+class PgSession final : public Session {
+public:
+    PgSession(std::string url, int timeout_ms) : url_(std::move(url)), timeout_(timeout_ms) {}
+    ~PgSession() override { Drop(); }
+
+    Backend backend() const override { return Backend::kPostgres; }
+
+    int64_t Exec(std::string_view sql, std::span<const Value> params) override {
+        auto res = Run(Sql(sql), params);
+        const char* n = PQcmdTuples(res.get());
+        return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
+    }
+
+    std::vector<Row> Query(std::string_view sql, std::span<const Value> params) override {
+        auto res = Run(Sql(sql), params);
+        std::vector<Row> rows;
+        const int nrows = PQntuples(res.get());
+        const int ncols = PQnfields(res.get());
+        rows.reserve(nrows);
+        for (int r = 0; r < nrows; ++r) {
+            Row row;
+            row.cols.reserve(ncols);
+            for (int c = 0; c < ncols; ++c) {
+                if (PQgetisnull(res.get(), r, c)) {
+                    row.cols.emplace_back(std::nullopt);
+                } else {
+                    row.cols.emplace_back(std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
+                }
+            }
+            rows.push_back(std::move(row));
+        }
+        return rows;
+    }
+
+    void ExecScript(std::string_view sql) override { Run(std::string(sql), {}, /*simple=*/true); }
+
+    void Begin() override { Run("BEGIN", {}, true); }
+    void Commit() override { Run("COMMIT", {}, true); }
+    void Rollback() noexcept override {
+        try {
+            if (conn_ && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+                Run("ROLLBACK", {}, true);
+            }
+        } catch (...) {
+            Drop();
+        }
+    }
+
+private:
+    struct ResultDeleter {
+        void operator()(PGresult* r) const { PQclear(r); }
+    };
+    using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+    const std::string& Sql(std::string_view sql) {
+        auto it = rewritten_.find(std::string(sql));
+        if (it == rewritten_.end()) {
+            it = rewritten_.emplace(std::string(sql), RewritePlaceholders(sql)).first;
+        }
+        return it->second;
+    }
+
+    void Drop() noexcept {
+        if (conn_) {
+            PQfinish(conn_);
+            conn_ = nullptr;
+        }
+    }
+
+    [[noreturn]] void Unavailable(const std::string& what) {
+        Drop();
+        throw DbError("postgres: " + what, true);
+    }
+
+    void Connect() {
+        Drop();
+        std::string seconds = std::to_string(std::max(1, (timeout_ + 999) / 1000));
+        const char* keys[] = {"dbname", "connect_timeout", "application_name", "keepalives_idle",
+                              "tcp_user_timeout", nullptr};
+        std::string user_timeout = std::to_string(timeout_ * 2);
+        const char* vals[] = {url_.c_str(), seconds.c_str(), "clove", "10", user_timeout.c_str(), nullptr};
+        conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
+        if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+            std::string msg = conn_ ? PQerrorMessage(conn_) : "out of memory";
+            while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) {
+                msg.pop_back();
+            }
+            Unavailable("cannot connect: " + msg);
+        }
+        PQsetnonblocking(conn_, 1);
+        // Warnings/notices (e.g. "relation already exists, skipping") are not errors.
+        PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+    }
+
+    /// Waits for `events` on the connection's socket until the deadline. False on timeout.
+    bool Wait(short events, Clock::time_point deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        if (left <= 0) {
+            return false;
+        }
+        pollfd p{PQsocket(conn_), events, 0};
+        int rc = ::poll(&p, 1, static_cast<int>(left));
+        return rc > 0 || (rc < 0 && errno == EINTR);
+    }
+
+    void CancelAndDrop() {
+        if (PGcancel* c = PQgetCancel(conn_)) {
+            char err[256];
+            PQcancel(c, err, sizeof err);
+            PQfreeCancel(c);
+        }
+        Drop();
+    }
+
+    Result Run(const std::string& sql, std::span<const Value> params, bool simple = false) {
+        if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
+            if (conn_ && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+                Unavailable("connection lost");
+            }
+            Connect();
+        }
+        const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_);
+        std::vector<std::string> texts(params.size());
+        std::vector<const char*> values(params.size(), nullptr);
+        for (size_t i = 0; i < params.size(); ++i) {
+            std::visit(
+                [&](const auto& v) {
+                    using T = std::decay_t<decltype(v)>;
+                    if constexpr (std::is_same_v<T, std::monostate>) {
+                        values[i] = nullptr;
+                    } else if constexpr (std::is_same_v<T, int64_t>) {
+                        texts[i] = std::to_string(v);
+                        values[i] = texts[i].c_str();
+                    } else if constexpr (std::is_same_v<T, double>) {
+                        texts[i] = fmt::format("{}", v);
+                        values[i] = texts[i].c_str();
+                    } else {
+                        values[i] = v.c_str();
+                    }
+                },
+                params[i]);
+        }
+        int sent = simple ? PQsendQuery(conn_, sql.c_str())
+                          : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                              values.data(), nullptr, nullptr, 0);
+        if (!sent) {
+            Unavailable(PQerrorMessage(conn_));
+        }
+        for (;;) {
+            int f = PQflush(conn_);
+            if (f == 0) {
+                break;
+            }
+            if (f < 0 || !Wait(POLLOUT | POLLIN, deadline)) {
+                CancelAndDrop();
+                throw DbError("postgres: timed out sending a statement", true);
+            }
+            if (!PQconsumeInput(conn_)) {
+                Unavailable(PQerrorMessage(conn_));
+            }
+        }
+        Result last;
+        for (;;) {
+            while (PQisBusy(conn_)) {
+                if (!Wait(POLLIN, deadline)) {
+                    CancelAndDrop();
+                    throw DbError(fmt::format("postgres: no answer within {} ms", timeout_), true);
+                }
+                if (!PQconsumeInput(conn_)) {
+                    Unavailable(PQerrorMessage(conn_));
+                }
+            }
+            PGresult* r = PQgetResult(conn_);
+            if (!r) {
+                break;
+            }
+            Result res(r);
+            auto st = PQresultStatus(r);
+            if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
+                const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+                std::string code = state ? state : "";
+                std::string msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                      ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                      : PQerrorMessage(conn_);
+                // Drain the rest of the results before reporting.
+                while (PGresult* more = PQgetResult(conn_)) {
+                    PQclear(more);
+                    if (PQisBusy(conn_) && !Wait(POLLIN, deadline)) {
+                        CancelAndDrop();
+                        break;
+                    }
+                }
+                bool unavailable = PQstatus(conn_) != CONNECTION_OK || code.rfind("08", 0) == 0 ||
+                                   code.rfind("57P", 0) == 0 || code == "53300";
+                if (unavailable) {
+                    Drop();
+                }
+                throw DbError(fmt::format("postgres: {} ({})", msg, code), unavailable, code.rfind("23", 0) == 0);
+            }
+            last = std::move(res);
+        }
+        if (PQstatus(conn_) != CONNECTION_OK) {
+            Unavailable("connection lost");
+        }
+        return last;
+    }
+
+    std::string url_;
+    int timeout_;
+    PGconn* conn_ = nullptr;
+    std::unordered_map<std::string, std::string> rewritten_;
+};
+
+class PgDatabase final : public Database {
+public:
+    PgDatabase(const std::string& url, int timeout_ms)
+        : writer_(url, timeout_ms), reader_(url, timeout_ms), usage_(url, std::max(timeout_ms, 5000)) {
+        writer_.Query("SELECT 1", {});  // fail fast at start when unreachable
+    }
+    Backend backend() const override { return Backend::kPostgres; }
+
+protected:
+    Session& WriterSession() override { return writer_; }
+    Session& ReaderSession() override { return reader_; }
+    Session& UsageSession() override { return usage_; }
+
+private:
+    PgSession writer_;
+    PgSession reader_;
+    PgSession usage_;
+};
+
+}  // namespace
+
+std::unique_ptr<Database> OpenPostgres(const std::string& url, int statement_timeout_ms) {
+    return std::make_unique<PgDatabase>(url, statement_timeout_ms);
+}
+
+}  // namespace clove::storage

@@ -1,0 +1,682 @@
+#include "clove/storage/repository.hpp"
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <map>
+#include <tuple>
+
+namespace clove::storage {
+
+namespace json = boost::json;
+
+int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+namespace {
+
+Value V(const std::string& s) { return Value{s}; }
+Value V(int64_t v) { return Value{v}; }
+Value V(bool b) { return Value{int64_t{b ? 1 : 0}}; }
+Value V(const std::optional<int64_t>& v) { return v ? Value{*v} : Value{}; }
+Value V(const std::optional<std::string>& v) { return v ? Value{*v} : Value{}; }
+Value Opt(const std::string& s) { return s.empty() ? Value{} : Value{s}; }
+
+std::string StringsToJson(const std::vector<std::string>& v) {
+    json::array a;
+    for (const auto& s : v) {
+        a.emplace_back(s);
+    }
+    return json::serialize(a);
+}
+
+std::vector<std::string> StringsFromJson(const std::string& text) {
+    std::vector<std::string> out;
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    if (!ec && v.is_array()) {
+        for (const auto& e : v.as_array()) {
+            if (e.is_string()) {
+                out.emplace_back(e.as_string());
+            }
+        }
+    }
+    return out;
+}
+
+std::string MapToJson(const std::map<std::string, std::string>& m) {
+    json::object o;
+    for (const auto& [k, v] : m) {
+        o[k] = v;
+    }
+    return json::serialize(o);
+}
+
+std::map<std::string, std::string> MapFromJson(const std::string& text) {
+    std::map<std::string, std::string> out;
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    if (!ec && v.is_object()) {
+        for (const auto& [k, e] : v.as_object()) {
+            if (e.is_string()) {
+                out.emplace(std::string(k), std::string(e.as_string()));
+            }
+        }
+    }
+    return out;
+}
+
+json::value OptInt(const std::optional<int64_t>& v) { return v ? json::value(*v) : json::value(nullptr); }
+
+std::string LimitsToJson(const config::Limits& l) {
+    json::object o;
+    o["rpm"] = OptInt(l.rpm);
+    o["tpm"] = OptInt(l.tpm);
+    o["concurrency"] = OptInt(l.concurrency);
+    o["budget_usd"] = l.budget_usd ? json::value(*l.budget_usd) : json::value(nullptr);
+    o["budget_period"] = l.budget_period;
+    return json::serialize(o);
+}
+
+config::Limits LimitsFromValue(const json::value& v) {
+    config::Limits l;
+    if (!v.is_object()) {
+        return l;
+    }
+    const auto& o = v.as_object();
+    auto geti = [&](const char* k) -> std::optional<int64_t> {
+        auto* p = o.if_contains(k);
+        if (p && p->is_int64()) {
+            return p->as_int64();
+        }
+        if (p && p->is_uint64()) {
+            return static_cast<int64_t>(p->as_uint64());
+        }
+        return std::nullopt;
+    };
+    l.rpm = geti("rpm");
+    l.tpm = geti("tpm");
+    l.concurrency = geti("concurrency");
+    if (auto* p = o.if_contains("budget_usd"); p && p->is_number()) {
+        l.budget_usd = p->to_number<double>();
+    }
+    if (auto* p = o.if_contains("budget_period"); p && p->is_string()) {
+        l.budget_period = std::string(p->as_string());
+    }
+    return l;
+}
+
+config::Limits LimitsFromJson(const std::string& text) {
+    boost::system::error_code ec;
+    auto v = json::parse(text, ec);
+    return ec ? config::Limits{} : LimitsFromValue(v);
+}
+
+constexpr const char* kUpstreamCols =
+    "id, name, kind, base_url, auth, models, model_map, priority, weight, enabled, connect_timeout_ms, "
+    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at";
+
+UpstreamRow ToUpstream(const Row& r) {
+    UpstreamRow u;
+    u.id = r.Text(0);
+    u.cfg.name = r.Text(1);
+    u.cfg.kind = config::UpstreamKind::kAnthropic;
+    u.cfg.base_url = r.Text(3);
+    u.cfg.auth = r.Text(4) == "passthrough" ? config::UpstreamAuth::kPassthrough : config::UpstreamAuth::kKey;
+    u.cfg.models = StringsFromJson(r.Text(5));
+    u.cfg.model_map = MapFromJson(r.Text(6));
+    u.priority = static_cast<int>(r.Int(7));
+    u.weight = static_cast<int>(r.Int(8));
+    u.enabled = r.Int(9) != 0;
+    u.cfg.connect_timeout_ms = static_cast<uint32_t>(r.Int(10));
+    u.cfg.first_byte_timeout_ms = static_cast<uint32_t>(r.Int(11));
+    u.cfg.stream_idle_timeout_ms = static_cast<uint32_t>(r.Int(12));
+    u.created_at = r.Int(13);
+    u.updated_at = r.Int(14);
+    return u;
+}
+
+std::vector<Value> UpstreamParams(const UpstreamRow& u) {
+    return {V(u.id),
+            V(u.cfg.name),
+            V(std::string("anthropic")),
+            V(u.cfg.base_url),
+            V(std::string(u.cfg.auth == config::UpstreamAuth::kPassthrough ? "passthrough" : "key")),
+            V(StringsToJson(u.cfg.models)),
+            V(MapToJson(u.cfg.model_map)),
+            V(int64_t{u.priority}),
+            V(int64_t{u.weight}),
+            V(u.enabled),
+            V(int64_t{u.cfg.connect_timeout_ms}),
+            V(int64_t{u.cfg.first_byte_timeout_ms}),
+            V(int64_t{u.cfg.stream_idle_timeout_ms}),
+            V(u.created_at),
+            V(u.updated_at)};
+}
+
+constexpr const char* kCredentialCols =
+    "id, upstream_id, label, secret, fingerprint, hint, enabled, state, last_error, cooldown_until, created_at, "
+    "last_used_at";
+
+CredentialRow ToCredential(const Row& r) {
+    CredentialRow c;
+    c.id = r.Text(0);
+    c.upstream_id = r.Text(1);
+    c.label = r.Text(2);
+    c.sealed = r.Text(3);
+    c.fingerprint = r.Text(4);
+    c.hint = r.Text(5);
+    c.enabled = r.Int(6) != 0;
+    c.state = r.Text(7);
+    if (!r.Null(8)) {
+        c.last_error = r.Text(8);
+    }
+    c.cooldown_until = r.OptInt(9);
+    c.created_at = r.Int(10);
+    c.last_used_at = r.OptInt(11);
+    return c;
+}
+
+constexpr const char* kKeyCols =
+    "id, name, prefix, hash, enabled, created_at, last_used_at, expires_at, allowed_models, limits";
+
+ClientKeyRow ToKey(const Row& r) {
+    ClientKeyRow k;
+    k.id = r.Text(0);
+    k.name = r.Text(1);
+    k.prefix = r.Text(2);
+    k.hash = r.Text(3);
+    k.enabled = r.Int(4) != 0;
+    k.created_at = r.Int(5);
+    k.last_used_at = r.OptInt(6);
+    k.expires_at = r.OptInt(7);
+    k.allowed_models = StringsFromJson(r.Text(8));
+    k.limits = LimitsFromJson(r.Text(9));
+    return k;
+}
+
+}  // namespace
+
+// ---- upstreams ----
+
+std::vector<UpstreamRow> ListUpstreams(Session& s) {
+    std::vector<UpstreamRow> out;
+    for (const auto& r : s.Query(std::string("SELECT ") + kUpstreamCols + " FROM upstreams ORDER BY priority DESC, name", {})) {
+        out.push_back(ToUpstream(r));
+    }
+    return out;
+}
+
+std::optional<UpstreamRow> GetUpstream(Session& s, const std::string& id) {
+    auto rows = s.Query(std::string("SELECT ") + kUpstreamCols + " FROM upstreams WHERE id = ?", {V(id)});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return ToUpstream(rows[0]);
+}
+
+std::optional<UpstreamRow> FindUpstreamByName(Session& s, const std::string& name) {
+    auto rows = s.Query(std::string("SELECT ") + kUpstreamCols + " FROM upstreams WHERE name = ?", {V(name)});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return ToUpstream(rows[0]);
+}
+
+void InsertUpstream(Session& s, const UpstreamRow& u) {
+    auto p = UpstreamParams(u);
+    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
+}
+
+bool UpdateUpstream(Session& s, const UpstreamRow& u) {
+    auto p = UpstreamParams(u);
+    // id goes last for the WHERE; created_at is never changed.
+    std::vector<Value> q(p.begin() + 1, p.begin() + 13);
+    q.push_back(V(u.updated_at));
+    q.push_back(V(u.id));
+    return s.Exec(
+               "UPDATE upstreams SET name = ?, kind = ?, base_url = ?, auth = ?, models = ?, model_map = ?, priority = ?, "
+               "weight = ?, enabled = ?, connect_timeout_ms = ?, first_byte_timeout_ms = ?, stream_idle_timeout_ms = ?, "
+               "updated_at = ? WHERE id = ?",
+               q) > 0;
+}
+
+bool DeleteUpstream(Session& s, const std::string& id) {
+    s.Exec("DELETE FROM credentials WHERE upstream_id = ?", {V(id)});
+    return s.Exec("DELETE FROM upstreams WHERE id = ?", {V(id)}) > 0;
+}
+
+// ---- credentials ----
+
+std::vector<CredentialRow> ListCredentials(Session& s, const std::optional<std::string>& upstream_id) {
+    std::vector<CredentialRow> out;
+    std::vector<Row> rows;
+    if (upstream_id) {
+        rows = s.Query(std::string("SELECT ") + kCredentialCols +
+                           " FROM credentials WHERE upstream_id = ? ORDER BY created_at, id",
+                       {V(*upstream_id)});
+    } else {
+        rows = s.Query(std::string("SELECT ") + kCredentialCols + " FROM credentials ORDER BY created_at, id", {});
+    }
+    for (const auto& r : rows) {
+        out.push_back(ToCredential(r));
+    }
+    return out;
+}
+
+std::optional<CredentialRow> GetCredential(Session& s, const std::string& id) {
+    auto rows = s.Query(std::string("SELECT ") + kCredentialCols + " FROM credentials WHERE id = ?", {V(id)});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return ToCredential(rows[0]);
+}
+
+std::optional<CredentialRow> FindCredentialByFingerprint(Session& s, const std::string& upstream_id,
+                                                         const std::string& fingerprint) {
+    auto rows = s.Query(std::string("SELECT ") + kCredentialCols +
+                            " FROM credentials WHERE upstream_id = ? AND fingerprint = ?",
+                        {V(upstream_id), V(fingerprint)});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return ToCredential(rows[0]);
+}
+
+void InsertCredential(Session& s, const CredentialRow& c) {
+    s.Exec(std::string("INSERT INTO credentials (") + kCredentialCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+           {V(c.id), V(c.upstream_id), V(c.label), V(c.sealed), V(c.fingerprint), V(c.hint), V(c.enabled), V(c.state),
+            V(c.last_error), V(c.cooldown_until), V(c.created_at), V(c.last_used_at)});
+}
+
+bool UpdateCredential(Session& s, const CredentialRow& c) {
+    return s.Exec("UPDATE credentials SET label = ?, enabled = ?, state = ?, last_error = ?, cooldown_until = ? "
+                  "WHERE id = ?",
+                  {V(c.label), V(c.enabled), V(c.state), V(c.last_error), V(c.cooldown_until), V(c.id)}) > 0;
+}
+
+bool DeleteCredential(Session& s, const std::string& id) {
+    return s.Exec("DELETE FROM credentials WHERE id = ?", {V(id)}) > 0;
+}
+
+// ---- client keys ----
+
+std::vector<ClientKeyRow> ListClientKeys(Session& s) {
+    std::vector<ClientKeyRow> out;
+    for (const auto& r : s.Query(std::string("SELECT ") + kKeyCols + " FROM client_keys ORDER BY created_at, name", {})) {
+        out.push_back(ToKey(r));
+    }
+    return out;
+}
+
+std::optional<ClientKeyRow> GetClientKey(Session& s, const std::string& id) {
+    auto rows = s.Query(std::string("SELECT ") + kKeyCols + " FROM client_keys WHERE id = ?", {V(id)});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return ToKey(rows[0]);
+}
+
+std::optional<ClientKeyRow> FindClientKeyByName(Session& s, const std::string& name) {
+    auto rows = s.Query(std::string("SELECT ") + kKeyCols + " FROM client_keys WHERE name = ?", {V(name)});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return ToKey(rows[0]);
+}
+
+void InsertClientKey(Session& s, const ClientKeyRow& k) {
+    s.Exec(std::string("INSERT INTO client_keys (") + kKeyCols + ") VALUES (?,?,?,?,?,?,?,?,?,?)",
+           {V(k.id), V(k.name), V(k.prefix), V(k.hash), V(k.enabled), V(k.created_at), V(k.last_used_at),
+            V(k.expires_at), V(StringsToJson(k.allowed_models)), V(LimitsToJson(k.limits))});
+}
+
+bool UpdateClientKey(Session& s, const ClientKeyRow& k) {
+    return s.Exec("UPDATE client_keys SET name = ?, enabled = ?, expires_at = ?, allowed_models = ?, limits = ? "
+                  "WHERE id = ?",
+                  {V(k.name), V(k.enabled), V(k.expires_at), V(StringsToJson(k.allowed_models)),
+                   V(LimitsToJson(k.limits)), V(k.id)}) > 0;
+}
+
+bool DeleteClientKey(Session& s, const std::string& id) {
+    return s.Exec("DELETE FROM client_keys WHERE id = ?", {V(id)}) > 0;
+}
+
+// ---- admin keys ----
+
+int64_t CountAdminKeys(Session& s) { return s.Query("SELECT COUNT(*) FROM admin_keys", {}).at(0).Int(0); }
+
+std::vector<std::string> AdminKeyHashes(Session& s) {
+    std::vector<std::string> out;
+    for (const auto& r : s.Query("SELECT hash FROM admin_keys", {})) {
+        out.push_back(r.Text(0));
+    }
+    return out;
+}
+
+void InsertAdminKey(Session& s, const std::string& id, const std::string& name, const std::string& prefix,
+                    const std::string& hash) {
+    s.Exec("INSERT INTO admin_keys (id, name, prefix, hash, created_at) VALUES (?,?,?,?,?)",
+           {V(id), V(name), V(prefix), V(hash), V(NowMs())});
+}
+
+// ---- settings, prices, meta ----
+
+std::optional<std::string> GetMeta(Session& s, const std::string& name) {
+    auto rows = s.Query("SELECT value FROM settings WHERE name = ?", {V(name)});
+    if (rows.empty()) {
+        return std::nullopt;
+    }
+    return rows[0].Text(0);
+}
+
+void SetMeta(Session& s, const std::string& name, const std::string& value) {
+    s.Exec("INSERT INTO settings (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+           {V(name), V(value)});
+}
+
+config::Settings LoadSettings(Session& s) {
+    config::Settings st;
+    auto text = GetMeta(s, "runtime_settings");
+    if (!text) {
+        return st;
+    }
+    boost::system::error_code ec;
+    auto v = json::parse(*text, ec);
+    if (ec || !v.is_object()) {
+        return st;
+    }
+    const auto& o = v.as_object();
+    if (auto* p = o.if_contains("log_level"); p && p->is_string()) {
+        st.log_level = std::string(p->as_string());
+    }
+    if (auto* p = o.if_contains("outbound_proxy"); p && p->is_string()) {
+        st.outbound_proxy = std::string(p->as_string());
+    }
+    auto getu = [&](const char* k, uint32_t& out) {
+        if (auto* p = o.if_contains(k); p && p->is_number()) {
+            out = static_cast<uint32_t>(p->to_number<double>());
+        }
+    };
+    getu("connect_timeout_ms", st.connect_timeout_ms);
+    getu("first_byte_timeout_ms", st.first_byte_timeout_ms);
+    getu("stream_idle_timeout_ms", st.stream_idle_timeout_ms);
+    if (auto* p = o.if_contains("usage_retention_days"); p && p->is_number()) {
+        st.usage_retention_days = static_cast<int>(p->to_number<double>());
+    }
+    if (auto* p = o.if_contains("default_limits")) {
+        st.default_limits = LimitsFromValue(*p);
+    }
+    return st;
+}
+
+void SaveSettings(Session& s, const config::Settings& st) {
+    json::object o;
+    o["log_level"] = st.log_level;
+    o["outbound_proxy"] = st.outbound_proxy ? json::value(*st.outbound_proxy) : json::value(nullptr);
+    o["connect_timeout_ms"] = st.connect_timeout_ms;
+    o["first_byte_timeout_ms"] = st.first_byte_timeout_ms;
+    o["stream_idle_timeout_ms"] = st.stream_idle_timeout_ms;
+    o["usage_retention_days"] = st.usage_retention_days;
+    o["default_limits"] = json::parse(LimitsToJson(st.default_limits));
+    SetMeta(s, "runtime_settings", json::serialize(o));
+}
+
+std::vector<config::PriceSpec> ListPriceOverrides(Session& s) {
+    std::vector<config::PriceSpec> out;
+    for (const auto& r :
+         s.Query("SELECT model, input, output, cache_write_5m, cache_write_1h, cache_read FROM prices ORDER BY model", {})) {
+        out.push_back({r.Text(0), r.Real(1), r.Real(2), r.Real(3), r.Real(4), r.Real(5)});
+    }
+    return out;
+}
+
+void UpsertPrice(Session& s, const config::PriceSpec& p) {
+    s.Exec("INSERT INTO prices (model, input, output, cache_write_5m, cache_write_1h, cache_read, updated_at) "
+           "VALUES (?,?,?,?,?,?,?) ON CONFLICT (model) DO UPDATE SET input = excluded.input, output = excluded.output, "
+           "cache_write_5m = excluded.cache_write_5m, cache_write_1h = excluded.cache_write_1h, "
+           "cache_read = excluded.cache_read, updated_at = excluded.updated_at",
+           {V(p.model), Value{p.input}, Value{p.output}, Value{p.cache_write_5m}, Value{p.cache_write_1h},
+            Value{p.cache_read}, V(NowMs())});
+}
+
+bool DeletePrice(Session& s, const std::string& model) {
+    return s.Exec("DELETE FROM prices WHERE model = ?", {V(model)}) > 0;
+}
+
+// ---- audit ----
+
+void AppendAudit(Session& s, const std::string& actor, const std::string& action, const std::string& resource,
+                 const std::string& resource_id, const std::string& detail_json) {
+    s.Exec("INSERT INTO audit (ts, actor, action, resource, resource_id, detail) VALUES (?,?,?,?,?,?)",
+           {V(NowMs()), V(actor), V(action), V(resource), Opt(resource_id), V(detail_json)});
+}
+
+std::vector<AuditRow> ListAudit(Session& s, int limit, std::optional<int64_t> before_id) {
+    std::vector<Row> rows;
+    if (before_id) {
+        rows = s.Query("SELECT id, ts, actor, action, resource, resource_id, detail FROM audit WHERE id < ? "
+                       "ORDER BY id DESC LIMIT ?",
+                       {V(*before_id), V(int64_t{limit})});
+    } else {
+        rows = s.Query("SELECT id, ts, actor, action, resource, resource_id, detail FROM audit ORDER BY id DESC LIMIT ?",
+                       {V(int64_t{limit})});
+    }
+    std::vector<AuditRow> out;
+    for (const auto& r : rows) {
+        out.push_back({r.Int(0), r.Int(1), r.Text(2), r.Text(3), r.Text(4), r.Text(5), r.Text(6)});
+    }
+    return out;
+}
+
+// ---- runtime state ----
+
+config::RuntimeState LoadRuntimeState(Session& s, const auth::SecretBox& box) {
+    config::RuntimeState st;
+    st.settings = LoadSettings(s);
+    auto creds = ListCredentials(s, std::nullopt);
+    for (auto& u : ListUpstreams(s)) {
+        config::UpstreamSpec spec;
+        spec.id = u.id;
+        spec.config = std::move(u.cfg);
+        spec.priority = u.priority;
+        spec.weight = u.weight;
+        spec.enabled = u.enabled;
+        for (const auto& c : creds) {
+            if (c.upstream_id != spec.id) {
+                continue;
+            }
+            auto plain = box.Open(c.sealed, c.id);
+            if (!plain) {
+                // Wrong master key or a tampered row: the credential is unusable, never fatal.
+                spec.credentials.push_back({c.id, "", false, "invalid"});
+                continue;
+            }
+            spec.credentials.push_back({c.id, std::move(*plain), c.enabled, c.state});
+        }
+        st.upstreams.push_back(std::move(spec));
+    }
+    for (auto& k : ListClientKeys(s)) {
+        st.client_keys.push_back({k.id, k.name, k.hash, k.enabled, k.expires_at, k.allowed_models, k.limits});
+    }
+    st.prices = ListPriceOverrides(s);
+    return st;
+}
+
+// ---- usage ----
+
+size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records) {
+    using Key = std::tuple<int64_t, std::string, std::string, std::string, std::string>;
+    struct Agg {
+        int64_t requests = 0, errors = 0, in = 0, out = 0, cc = 0, cr = 0, cost = 0;
+    };
+    std::map<Key, Agg> rollup;
+    std::map<std::string, int64_t> key_used, cred_used;
+    size_t inserted = 0;
+    for (const auto& r : records) {
+        int64_t n = s.Exec(
+            "INSERT INTO usage (request_id, ts, key_id, upstream_id, credential_id, model, upstream_model, status, "
+            "error_type, stream, ttfb_ms, duration_ms, input_tokens, output_tokens, cache_creation_tokens, "
+            "cache_creation_5m_tokens, cache_creation_1h_tokens, cache_read_tokens, cost_nanousd) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (request_id) DO NOTHING",
+            {V(r.request_id), V(r.ts_ms), Opt(r.key_id), Opt(r.upstream_id), Opt(r.credential_id), Opt(r.model),
+             Opt(r.upstream_model), V(int64_t{r.status}), Opt(r.error_type), V(r.stream),
+             r.ttfb_ms < 0 ? Value{} : Value{r.ttfb_ms}, Value{r.duration_ms}, V(r.input_tokens), V(r.output_tokens),
+             V(r.cache_creation_tokens), V(r.cache_creation_5m_tokens), V(r.cache_creation_1h_tokens),
+             V(r.cache_read_tokens), V(r.cost_nanousd)});
+        if (n == 0) {
+            continue;  // replayed after a crash: already recorded
+        }
+        ++inserted;
+        auto& a = rollup[Key{r.ts_ms / 3'600'000 * 3'600'000, r.key_id, r.upstream_id, r.credential_id, r.model}];
+        a.requests += 1;
+        a.errors += r.status >= 400 ? 1 : 0;
+        a.in += r.input_tokens;
+        a.out += r.output_tokens;
+        a.cc += r.cache_creation_tokens;
+        a.cr += r.cache_read_tokens;
+        a.cost += r.cost_nanousd;
+        if (!r.key_id.empty()) {
+            auto& t = key_used[r.key_id];
+            t = std::max(t, r.ts_ms);
+        }
+        if (!r.credential_id.empty()) {
+            auto& t = cred_used[r.credential_id];
+            t = std::max(t, r.ts_ms);
+        }
+    }
+    for (const auto& [k, a] : rollup) {
+        s.Exec("INSERT INTO usage_hourly (bucket, key_id, upstream_id, credential_id, model, requests, errors, "
+               "input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens, cost_nanousd) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (bucket, key_id, upstream_id, credential_id, model) "
+               "DO UPDATE SET requests = usage_hourly.requests + excluded.requests, "
+               "errors = usage_hourly.errors + excluded.errors, "
+               "input_tokens = usage_hourly.input_tokens + excluded.input_tokens, "
+               "output_tokens = usage_hourly.output_tokens + excluded.output_tokens, "
+               "cache_creation_tokens = usage_hourly.cache_creation_tokens + excluded.cache_creation_tokens, "
+               "cache_read_tokens = usage_hourly.cache_read_tokens + excluded.cache_read_tokens, "
+               "cost_nanousd = usage_hourly.cost_nanousd + excluded.cost_nanousd",
+               {V(std::get<0>(k)), V(std::get<1>(k)), V(std::get<2>(k)), V(std::get<3>(k)), V(std::get<4>(k)),
+                V(a.requests), V(a.errors), V(a.in), V(a.out), V(a.cc), V(a.cr), V(a.cost)});
+    }
+    for (const auto& [id, ts] : key_used) {
+        s.Exec("UPDATE client_keys SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+               {V(ts), V(id), V(ts)});
+    }
+    for (const auto& [id, ts] : cred_used) {
+        s.Exec("UPDATE credentials SET last_used_at = ? WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)",
+               {V(ts), V(id), V(ts)});
+    }
+    return inserted;
+}
+
+namespace {
+constexpr const char* kUsageCols =
+    "u.id, u.request_id, u.ts, u.key_id, u.upstream_id, u.credential_id, u.model, u.upstream_model, u.status, "
+    "u.error_type, u.stream, u.ttfb_ms, u.duration_ms, u.input_tokens, u.output_tokens, u.cache_creation_tokens, "
+    "u.cache_creation_5m_tokens, u.cache_creation_1h_tokens, u.cache_read_tokens, u.cost_nanousd";
+}
+
+std::vector<UsageRow> QueryUsage(Session& s, const UsageFilter& f) {
+    std::string sql = std::string("SELECT ") + kUsageCols + " FROM usage u WHERE 1 = 1";
+    std::vector<Value> p;
+    auto add = [&](const char* clause, Value v) {
+        sql += clause;
+        p.push_back(std::move(v));
+    };
+    if (f.key_id) add(" AND u.key_id = ?", V(*f.key_id));
+    if (f.upstream_id) add(" AND u.upstream_id = ?", V(*f.upstream_id));
+    if (f.credential_id) add(" AND u.credential_id = ?", V(*f.credential_id));
+    if (f.model) add(" AND u.model = ?", V(*f.model));
+    if (f.status) add(" AND u.status = ?", V(int64_t{*f.status}));
+    if (f.status_range) {
+        add(" AND u.status >= ?", V(int64_t{f.status_range->first}));
+        add(" AND u.status <= ?", V(int64_t{f.status_range->second}));
+    }
+    if (f.from_ms) add(" AND u.ts >= ?", V(*f.from_ms));
+    if (f.to_ms) add(" AND u.ts < ?", V(*f.to_ms));
+    if (f.before_id) add(" AND u.id < ?", V(*f.before_id));
+    sql += " ORDER BY u.id DESC LIMIT ?";
+    p.push_back(V(int64_t{f.limit}));
+    std::vector<UsageRow> out;
+    for (const auto& r : s.Query(sql, p)) {
+        UsageRow u;
+        u.id = r.Int(0);
+        auto& x = u.r;
+        x.request_id = r.Text(1);
+        x.ts_ms = r.Int(2);
+        x.key_id = r.Text(3);
+        x.upstream_id = r.Text(4);
+        x.credential_id = r.Text(5);
+        x.model = r.Text(6);
+        x.upstream_model = r.Text(7);
+        x.status = static_cast<int>(r.Int(8));
+        x.error_type = r.Text(9);
+        x.stream = r.Int(10) != 0;
+        x.ttfb_ms = r.Null(11) ? -1 : r.Real(11);
+        x.duration_ms = r.Real(12);
+        x.input_tokens = r.Int(13);
+        x.output_tokens = r.Int(14);
+        x.cache_creation_tokens = r.Int(15);
+        x.cache_creation_5m_tokens = r.Int(16);
+        x.cache_creation_1h_tokens = r.Int(17);
+        x.cache_read_tokens = r.Int(18);
+        x.cost_nanousd = r.Int(19);
+        out.push_back(std::move(u));
+    }
+    return out;
+}
+
+namespace {
+constexpr const char* kSums =
+    "SUM(requests), SUM(errors), SUM(input_tokens), SUM(output_tokens), SUM(cache_creation_tokens), "
+    "SUM(cache_read_tokens), SUM(cost_nanousd)";
+
+SummaryRow ToSummary(const Row& r) {
+    return {r.Text(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4), r.Int(5), r.Int(6), r.Int(7)};
+}
+}  // namespace
+
+std::vector<SummaryRow> SummarizeUsage(Session& s, const std::string& group_by, int64_t from_ms, int64_t to_ms) {
+    std::string col;
+    if (group_by == "key") col = "key_id";
+    else if (group_by == "upstream") col = "upstream_id";
+    else if (group_by == "credential") col = "credential_id";
+    else if (group_by == "model") col = "model";
+    else if (group_by == "hour") col = "bucket";
+    else if (group_by == "day") col = "(bucket / 86400000) * 86400000";
+    else col = "''";
+    const int64_t from = from_ms / 3'600'000 * 3'600'000;
+    std::string sql = "SELECT CAST(" + col + " AS TEXT) AS g, " + kSums +
+                      " FROM usage_hourly WHERE bucket >= ? AND bucket < ? GROUP BY " + col + " ORDER BY " +
+                      ((group_by == "hour" || group_by == "day") ? col : "SUM(cost_nanousd) DESC, " + col);
+    std::vector<SummaryRow> out;
+    for (const auto& r : s.Query(sql, {V(from), V(to_ms)})) {
+        out.push_back(ToSummary(r));
+    }
+    return out;
+}
+
+std::vector<SummaryRow> KeyTotals(Session& s) {
+    std::vector<SummaryRow> out;
+    for (const auto& r : s.Query(std::string("SELECT key_id, ") + kSums + " FROM usage_hourly GROUP BY key_id", {})) {
+        out.push_back(ToSummary(r));
+    }
+    return out;
+}
+
+int64_t PruneUsage(Session& s, int64_t cutoff_ms, int64_t max_rows) {
+    auto rows = s.Query("SELECT id FROM usage WHERE ts < ? ORDER BY id LIMIT 1 OFFSET ?", {V(cutoff_ms), V(max_rows - 1)});
+    int64_t n;
+    if (rows.empty()) {
+        n = s.Exec("DELETE FROM usage WHERE ts < ?", {V(cutoff_ms)});
+    } else {
+        n = s.Exec("DELETE FROM usage WHERE ts < ? AND id <= ?", {V(cutoff_ms), V(rows[0].Int(0))});
+    }
+    s.Exec("DELETE FROM usage_hourly WHERE bucket < ?", {V(cutoff_ms / 3'600'000 * 3'600'000)});
+    return n;
+}
+
+}  // namespace clove::storage

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "clove/config/runtime.hpp"
+#include "clove/usage/record.hpp"
+
+namespace clove::usage {
+
+/// Built-in list prices of current Claude models (USD per million tokens; patterns are globs).
+const std::vector<config::PriceSpec>& BuiltinPrices();
+
+/// Prices by model pattern: built-ins overlaid with the operator's overrides. Immutable.
+class PriceTable {
+public:
+    explicit PriceTable(const std::vector<config::PriceSpec>& overrides);
+
+    /// The most specific pattern matching `model` (most literal characters, then fewest
+    /// wildcards), or nullptr.
+    const config::PriceSpec* Find(std::string_view model) const;
+
+    /// All patterns with whether each is an override.
+    struct Entry {
+        config::PriceSpec price;
+        bool custom = false;
+    };
+    const std::vector<Entry>& entries() const { return entries_; }
+
+private:
+    std::vector<Entry> entries_;
+};
+
+/// Cost of the tokens in `r` at `p`, in 1e-9 USD. Cache writes without a TTL split are priced
+/// as 5-minute writes.
+int64_t CostNanoUsd(const UsageRecord& r, const config::PriceSpec& p);
+
+/// Fills the derived cache prices (1.25x, 2x, 0.1x input) that are <0 in `p`.
+void DeriveCachePrices(config::PriceSpec& p);
+
+}  // namespace clove::usage

@@ -1,0 +1,82 @@
+#pragma once
+
+// The usage writer: workers push one record per request onto a bounded queue; one thread drains
+// it into the database in batches (<= 500 rows or <= 200 ms, one transaction each). Records
+// leave memory only after their batch committed. When the database fails, batches go to an
+// append-only spool file (fsync'd) that is replayed once the database answers again; a replay
+// is idempotent (request_id is unique). When the queue is full, Push spills to the same spool
+// instead of dropping. Stop() flushes everything.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "clove/storage/db.hpp"
+#include "clove/usage/record.hpp"
+
+namespace clove::usage {
+
+struct WriterOptions {
+    size_t capacity = 100'000;
+    size_t batch_rows = 500;
+    std::chrono::milliseconds batch_interval{200};
+    std::chrono::milliseconds retry_interval{1000};
+    std::string spool_path;  ///< e.g. <data_dir>/usage-spool.jsonl
+    /// Days of records to keep (read on each prune, hourly); <= 0 keeps everything.
+    std::function<int()> retention_days;
+};
+
+class UsageWriter {
+public:
+    UsageWriter(storage::Database& db, WriterOptions options);
+    ~UsageWriter();
+    UsageWriter(const UsageWriter&) = delete;
+    UsageWriter& operator=(const UsageWriter&) = delete;
+
+    void Start();
+    /// Never blocks on the database and never drops: a full queue spills to the spool.
+    void Push(UsageRecord record);
+    /// Writes everything queued (and, if the database answers, the spool), then stops the thread.
+    void Stop();
+
+    size_t queue_depth() const;
+    uint64_t written() const { return written_.load(std::memory_order_relaxed); }
+    uint64_t spooled() const { return spooled_pending_.load(std::memory_order_relaxed); }
+    /// Milliseconds the last batch took to commit (for metrics).
+    double last_batch_ms() const { return last_batch_ms_.load(std::memory_order_relaxed); }
+
+    /// One record as a spool line (JSON) and back; exposed for tests.
+    static std::string ToLine(const UsageRecord& r);
+    static bool FromLine(std::string_view line, UsageRecord& r);
+
+private:
+    void Run();
+    bool WriteBatch(std::vector<UsageRecord>& batch);
+    void AppendToSpool(const std::vector<UsageRecord>& batch);
+    bool ReplaySpool();
+    void MaybePrune();
+
+    storage::Database& db_;
+    WriterOptions options_;
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<UsageRecord> queue_;
+    bool stopping_ = false;
+    std::thread thread_;
+    std::mutex spool_mutex_;
+    std::atomic<uint64_t> written_{0};
+    std::atomic<uint64_t> spooled_pending_{0};
+    std::atomic<double> last_batch_ms_{0};
+    bool db_down_ = false;
+    std::chrono::steady_clock::time_point next_retry_{};
+    std::chrono::steady_clock::time_point next_prune_{};
+};
+
+}  // namespace clove::usage
