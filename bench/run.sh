@@ -379,7 +379,7 @@ start_subject() {
     else
       write_clove_conf "$dir/clove.toml" "$sport" "$mport"
       spawn clove "$SUBJECT_CPU" "$SUBJ_LOG" "$sport" -- \
-        "$CLOVE_BIN" --config "$dir/clove.toml"
+        "$CLOVE_BIN" --config "$dir/clove.toml" --data-dir "$dir/data"
     fi
     SUBJ_PID=$SPAWN_PID; READY_MS=$SPAWN_READY_MS
   fi

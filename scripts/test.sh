@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: unit (GoogleTest), integration and e2e (the real binary,
-# a fake upstream, the official @anthropic-ai/sdk and Claude Code), reliability (framing,
-# limits, disconnects, drain), first on the release build, then everything again under
-# ASan+UBSan.
+# a fake upstream, the official @anthropic-ai/sdk and Claude Code), admin API and storage
+# against SQLite and a real PostgreSQL (a throwaway cluster started here), reliability
+# (framing, limits, disconnects, drain, usage durability, security), first on the release
+# build, then everything again under ASan+UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 bash scripts/setup.sh
+
+# One throwaway PostgreSQL for the whole run (storage unit tests, admin and usage tests).
+export CLOVE_TEST_PG_STATE="${CLOVE_TEST_PG_STATE:-$(mktemp -d /tmp/clove-test-pg.XXXXXX)}"
+trap 'bash tests/pg/cluster.sh stop >/dev/null 2>&1 || true' EXIT
+CLOVE_TEST_PG_URL="$(bash tests/pg/cluster.sh start)"
+export CLOVE_TEST_PG_URL
+echo "=== PostgreSQL for tests: $CLOVE_TEST_PG_URL"
 
 run_suite() {  # $1 = build kind
   local kind=$1

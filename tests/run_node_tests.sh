@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # Runs the Node.js test suites against the Clove binary: the fake upstream's self-test, then
-# tests/integration (raw HTTP) and tests/e2e (official @anthropic-ai/sdk, Claude Code).
+# tests/integration (raw HTTP), tests/e2e (official @anthropic-ai/sdk, Claude Code) and
+# tests/admin (admin API on SQLite and PostgreSQL).
 #
 #   CLOVE_BIN=build/release/clove bash tests/run_node_tests.sh [extra node --test args / files]
+#
+# The PostgreSQL runs of tests/admin use $CLOVE_TEST_PG_URL when set (scripts/test.sh starts one
+# cluster for the whole run with tests/pg/cluster.sh); otherwise this script starts one for its
+# own run when the PostgreSQL server binaries are installed (else each test file starts its own,
+# and without PostgreSQL those runs are skipped). CLOVE_TEST_BACKENDS=sqlite (or CLOVE_SKIP_PG=1)
+# limits tests/admin to SQLite.
 #
 # Installs tests/node_modules with `npm ci` when it is missing or older than package-lock.json.
 # Prints a one-line summary; exits non-zero on any failure.
@@ -40,7 +47,30 @@ fi
 
 tap="$(mktemp)"
 trap 'rm -f "$tap"' EXIT
-if (($#)); then targets=("$@"); else targets=(tests/fake_upstream tests/integration tests/e2e); fi
+if (($#)); then targets=("$@"); else targets=(tests/fake_upstream tests/integration tests/e2e tests/admin); fi
+
+# one PostgreSQL cluster for this run (stopped on exit) unless the caller provides one or no
+# target needs it
+pg_state=""
+wants_pg=0
+for t in "${targets[@]}"; do [[ "$t" == *admin* ]] && wants_pg=1; done
+if ((wants_pg)) && [[ -z "${CLOVE_TEST_PG_URL:-}" && "${CLOVE_SKIP_PG:-}" != 1 && "${CLOVE_TEST_BACKENDS:-sqlite,postgres}" == *postgres* ]] \
+   && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  pg_state="$(mktemp -d "${TMPDIR:-/tmp}/clove-test-pg-run.XXXXXX")"
+  rmdir "$pg_state"
+  if CLOVE_TEST_PG_URL="$(CLOVE_TEST_PG_STATE="$pg_state" bash "$TESTS_DIR/pg/cluster.sh" start)"; then
+    export CLOVE_TEST_PG_URL
+    echo "run_node_tests: PostgreSQL for this run at $CLOVE_TEST_PG_URL"
+  else
+    echo "run_node_tests: could not start PostgreSQL; test files start their own" >&2
+    unset CLOVE_TEST_PG_URL
+  fi
+fi
+cleanup() {
+  rm -f "$tap"
+  if [[ -n "$pg_state" ]]; then CLOVE_TEST_PG_STATE="$pg_state" bash "$TESTS_DIR/pg/cluster.sh" stop || true; fi
+}
+trap cleanup EXIT
 
 echo "run_node_tests: CLOVE_BIN=$CLOVE_BIN node $(node --version)"
 start=$(date +%s)

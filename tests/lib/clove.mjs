@@ -225,6 +225,7 @@ export async function waitForAdminKey(clove, { timeoutMs = 5000 } = {}) {
 
 function writeConfig(config) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-test-'));
+  ownedDataDirs.add(dir); // removed on stop, at the latest on exit
   const file = path.join(dir, 'clove.toml');
   fs.writeFileSync(file, typeof config === 'string' ? config : toToml(config));
   return { dir, file };
@@ -320,7 +321,7 @@ export async function startClove(opts = {}) {
     proc.kill('SIGKILL');
     await exited;
     err.message += `\n--- config ---\n${fs.readFileSync(file, 'utf8')}--- stderr ---\n${stderrLines.join('\n')}\n--- stdout ---\n${stdoutLines.join('\n')}`;
-    fs.rmSync(dir, { recursive: true, force: true });
+    removeDataDir(dir);
     if (ownDataDir) removeDataDir(dataDir);
     throw err;
   }
@@ -376,6 +377,7 @@ export async function startClove(opts = {}) {
     /** Sends signal (default SIGTERM), waits up to waitMs, then SIGKILL. Resolves {code, signal}. */
     async stop(signal = 'SIGTERM', waitMs = 10000) {
       if (exitInfo) {
+        removeDataDir(dir);
         if (ownDataDir) removeDataDir(dataDir);
         return exitInfo;
       }
@@ -393,11 +395,7 @@ export async function startClove(opts = {}) {
       }, waitMs);
       const info = await exited;
       clearTimeout(t);
-      try {
-        fs.rmSync(dir, { recursive: true, force: true });
-      } catch {
-        /* ignore */
-      }
+      removeDataDir(dir);
       if (ownDataDir) removeDataDir(dataDir);
       return info;
     },
@@ -437,7 +435,7 @@ export async function runCloveExpectingExit(config, { args = [], env = {}, timeo
   const { code, signal } = await new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   clearTimeout(timer);
   running.delete(proc);
-  fs.rmSync(dir, { recursive: true, force: true });
+  removeDataDir(dir);
   if (ownDataDir) removeDataDir(dd);
   return { code, signal, stderr: out, listening };
 }

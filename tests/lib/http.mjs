@@ -10,7 +10,9 @@ export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 /**
  * One request. headers: an object (array values become repeated lines) or a flat raw array
  * [name, value, name, value...]. body: string | Buffer | undefined. chunked: send the body with
- * Transfer-Encoding: chunked (in a few pieces) instead of Content-Length.
+ * Transfer-Encoding: chunked (in a few pieces) instead of Content-Length. localAddress: source
+ * address to connect from (any 127.x.y.z works on Linux loopback; used to give each test its own
+ * client address for per-address limits).
  * Resolves {status, statusMessage, headers, rawHeaders, body (Buffer), text, json(), complete, error,
  *           events (SSE, each with .at ms since the request was sent), firstByteAt, endAt}.
  */
@@ -48,6 +50,7 @@ export function request(url, opts = {}) {
         headers,
         agent: opts.agent ?? agent,
         signal: opts.signal,
+        ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
       },
       (res) => {
         const chunks = [];

@@ -288,6 +288,59 @@ export function isAlive(pid) {
   }
 }
 
+/** PIDs whose parent is `pid` (from /proc/PID/stat). */
+export function childPids(pid) {
+  const out = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
+      // pid (comm) state ppid ...; comm may contain spaces and parentheses
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {
+      /* gone */
+    }
+  }
+  return out;
+}
+
+/**
+ * Sends `signal` to a process and its direct children (e.g. a postmaster and its backends, which
+ * each run in their own session, so a process-group signal misses them). The parent is signalled
+ * first, so after SIGSTOP it cannot fork a child the scan misses. Returns the PIDs signalled
+ * (pass them to signalPids to undo, e.g. SIGCONT).
+ */
+export function signalProcessTree(pid, signal) {
+  const done = [];
+  try {
+    process.kill(pid, signal);
+    done.push(pid);
+  } catch {
+    return done;
+  }
+  for (const c of childPids(pid)) {
+    try {
+      process.kill(c, signal);
+      done.push(c);
+    } catch {
+      /* gone */
+    }
+  }
+  return done;
+}
+
+/** Sends `signal` to each PID (children first, the first PID last); ignores PIDs that are gone. */
+export function signalPids(pids, signal) {
+  for (const p of [...pids].reverse()) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      /* gone */
+    }
+  }
+}
+
 /** Polls fn() every `everyMs` until it returns truthy or `timeoutMs` passes; returns the last value. */
 export async function waitFor(fn, timeoutMs, everyMs = 10) {
   const end = now() + timeoutMs;

@@ -169,6 +169,34 @@ std::string PercentDecode(std::string_view s) {
     return out;
 }
 
+bool ValidUtf8(std::string_view s) {
+    size_t i = 0;
+    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+    while (i < s.size()) {
+        unsigned char c = p[i];
+        size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
+        if (n == 9 || i + n >= s.size()) {  // invalid lead byte or truncated sequence
+            return false;
+        }
+        if (c == 0) {
+            return false;
+        }
+        uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
+        for (size_t k = 1; k <= n; ++k) {
+            if ((p[i + k] & 0xc0) != 0x80) {
+                return false;
+            }
+            cp = (cp << 6) | (p[i + k] & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff)) {
+            return false;
+        }
+        i += n + 1;
+    }
+    return true;
+}
+
 std::map<std::string, std::string> ParseQuery(std::string_view query) {
     std::map<std::string, std::string> out;
     if (query.empty()) {
@@ -181,6 +209,11 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
         }
     } catch (const std::exception&) {
         Invalid("query", "malformed query string");
+    }
+    for (const auto& [k, v] : out) {
+        if (!ValidUtf8(k) || !ValidUtf8(v)) {
+            Invalid(Printable(k), "must be valid UTF-8");
+        }
     }
     return out;
 }
@@ -1054,7 +1087,8 @@ private:
             if (!kKnown.count(k)) Invalid(Printable(k), "unknown query parameter");
         }
         storage::UsageFilter f;
-        f.limit = LimitParam(q, 50, 1000);
+        const int limit = LimitParam(q, 50, 1000);
+        f.limit = limit + 1;  // one more tells whether another page exists
         f.before_id = CursorParam(q);
         auto str = [&](const char* name) -> std::optional<std::string> {
             auto it = q.find(name);
@@ -1081,6 +1115,10 @@ private:
         f.from_ms = TimeParam(q, "from");
         f.to_ms = TimeParam(q, "to");
         auto rows = s_.db.Read([&](Session& s) { return storage::QueryUsage(s, f); });
+        const bool more = static_cast<int>(rows.size()) > limit;
+        if (more) {
+            rows.pop_back();
+        }
         auto snap = s_.snapshots.Load();
         auto name_of = [&](const std::string& id) -> json::value {
             if (id.empty()) return nullptr;
@@ -1112,7 +1150,7 @@ private:
                                      {"cost_usd", Usd(r.cost_nanousd)}});
         }
         json::value next = nullptr;
-        if (static_cast<int>(rows.size()) == f.limit && !rows.empty()) {
+        if (more && !rows.empty()) {
             next = std::to_string(rows.back().id);
         }
         return Json(200, json::object{{"data", std::move(a)}, {"next_cursor", next}});
@@ -1161,7 +1199,7 @@ private:
         }
         return Json(200, json::object{{"data", std::move(a)},
                                       {"totals", CountersJson(totals)},
-                                      {"from", FormatTime(from / 3'600'000 * 3'600'000)},
+                                      {"from", FormatTime(from)},
                                       {"to", FormatTime(to)}});
     }
 
@@ -1171,7 +1209,11 @@ private:
         }
         int limit = LimitParam(q, 50, 1000);
         auto before = CursorParam(q);
-        auto rows = s_.db.Read([&](Session& s) { return storage::ListAudit(s, limit, before); });
+        auto rows = s_.db.Read([&](Session& s) { return storage::ListAudit(s, limit + 1, before); });
+        const bool more = static_cast<int>(rows.size()) > limit;
+        if (more) {
+            rows.pop_back();
+        }
         json::array a;
         for (const auto& r : rows) {
             boost::system::error_code ec;
@@ -1185,7 +1227,7 @@ private:
                                      {"detail", ec ? json::value(json::object{}) : detail}});
         }
         json::value next = nullptr;
-        if (static_cast<int>(rows.size()) == limit && !rows.empty()) {
+        if (more && !rows.empty()) {
             next = std::to_string(rows.back().id);
         }
         return Json(200, json::object{{"data", std::move(a)}, {"next_cursor", next}});

@@ -138,7 +138,7 @@ int Main(int argc, char** argv) {
                   cfg.source.empty() ? "(embedded defaults)" : cfg.source, db->name(),
                   cfg.storage.database_url.empty() ? cfg.storage.data_dir + "/clove.db" : "DATABASE_URL",
                   snap->upstreams.size(), snap->client_keys.size(),
-                  snap->client_keys.empty() ? " (passthrough mode: clients use their own Anthropic keys)" : "");
+                  !snap->client_keys_configured ? " (passthrough mode: clients use their own Anthropic keys)" : "");
         for (const auto& u : snap->upstreams) {
             log::info("upstream \"{}\": {} ({}), models {}", u.config.name, u.config.base_url,
                       u.passthrough() ? "client's own key" : fmt::format("{} credential(s)", u.credentials.size()),

@@ -386,7 +386,7 @@ asio::awaitable<bool> Gateway::Authenticate(http::Exchange& ex, RequestRecord& r
         co_await RespondError(ex, rec, 401, "missing API key: send it in x-api-key or Authorization: Bearer");
         co_return false;
     }
-    if (snap.client_keys.empty()) {
+    if (!snap.client_keys_configured) {
         rec.key = "passthrough";  // the client's own key goes to a passthrough upstream
         co_return true;
     }

@@ -88,6 +88,7 @@ std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& stat
     }
     std::stable_sort(s->upstreams.begin(), s->upstreams.end(),
                      [](const UpstreamRuntime& a, const UpstreamRuntime& b) { return a.priority > b.priority; });
+    s->client_keys_configured = !state.client_keys.empty();
     for (const auto& k : state.client_keys) {
         s->names.emplace(k.id, k.name);
         KeyDigest d;
@@ -121,7 +122,7 @@ RouteResult Snapshot::Route(std::string_view model) const {
             r.upstream = &u;
             return r;
         }
-        if (client_keys.empty()) {
+        if (!client_keys_configured) {
             continue;  // an operator key is never used for clients without a client key
         }
         if (!u.credentials.empty()) {
@@ -132,7 +133,7 @@ RouteResult Snapshot::Route(std::string_view model) const {
     if (!matched) {
         r.reason = "no upstream serves model \"" + std::string(model) + "\"";
         r.status = 404;
-    } else if (client_keys.empty()) {
+    } else if (!client_keys_configured) {
         r.reason = "upstream \"" + matched->config.name +
                    "\" uses an operator key, which needs a client key; no client key is configured";
         r.status = 503;

@@ -68,8 +68,11 @@ struct RouteResult {
 /// `shared_ptr<const Snapshot>`; a request pins one for its whole life.
 struct Snapshot {
     std::vector<UpstreamRuntime> upstreams;  ///< enabled ones, by priority (desc), then name
-    /// SHA-256(client key) -> key. Only enabled keys. Empty = no client keys: passthrough-only mode.
+    /// SHA-256(client key) -> key. Only enabled keys.
     std::unordered_map<KeyDigest, ClientKeyRuntime, KeyDigestHash> client_keys;
+    /// Whether any client key exists (enabled or not). None at all = passthrough-only mode, where
+    /// clients send their own provider key; once keys exist, every request needs an enabled one.
+    bool client_keys_configured = false;
     std::shared_ptr<const usage::PriceTable> prices;
     config::Settings settings;
     /// id -> name of every upstream and client key (for logs and usage lists), enabled or not.

@@ -104,3 +104,14 @@ TEST(Snapshot, SkipsUpstreamsWithoutUsableCredentialsAndHonoursPriority) {
     EXPECT_FALSE(key.AllowsModel("claude-opus-4-8"));
     EXPECT_EQ(s->names.at("up_c"), "c");
 }
+
+TEST(Snapshot, DisabledKeysStillRequireAClientKey) {
+    auto c = TwoUpstreams();
+    auto st = config::FromConfig(c);
+    st.client_keys[0].enabled = false;
+    auto s = proxy::Snapshot::Build(st);
+    EXPECT_TRUE(s->client_keys.empty());
+    EXPECT_TRUE(s->client_keys_configured);
+    EXPECT_EQ(s->Authenticate("ck-alice-123"), nullptr);
+    EXPECT_NE(s->Route("claude-sonnet-4-5").upstream, nullptr);
+}

@@ -100,7 +100,13 @@ public:
         return WithTransaction(usage_mutex_, UsageSession(), std::forward<F>(fn));
     }
 
+    /// Periodic housekeeping from the usage writer's thread. SQLite: when the WAL file passed
+    /// 64 MiB (readers starved the passive auto-checkpoint), a RESTART checkpoint on the writer
+    /// connection. Returns a short description of what it did, or "".
+    virtual std::string Maintain() { return {}; }
+
 protected:
+    std::mutex& WriterMutex() { return writer_mutex_; }
     virtual Session& WriterSession() = 0;
     virtual Session& ReaderSession() = 0;
     virtual Session& UsageSession() = 0;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <unordered_map>
@@ -39,9 +40,22 @@ std::string RewritePlaceholders(std::string_view sql) {
     return out;
 }
 
+/// Shared by the sessions of one database: after a statement found the server unreachable,
+/// calls fail at once for a short while instead of each waiting out its own deadline (a stopped
+/// server would otherwise make every caller queue behind the previous one's timeout).
+struct Breaker {
+    std::atomic<int64_t> open_until_ms{0};
+    static int64_t Now() {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+    }
+    bool Open() const { return Now() < open_until_ms.load(std::memory_order_relaxed); }
+    void Trip() { open_until_ms.store(Now() + 1000, std::memory_order_relaxed); }
+};
+
 class PgSession final : public Session {
 public:
-    PgSession(std::string url, int timeout_ms) : url_(std::move(url)), timeout_(timeout_ms) {}
+    PgSession(std::string url, int timeout_ms, Breaker& breaker)
+        : url_(std::move(url)), timeout_(timeout_ms), breaker_(breaker) {}
     ~PgSession() override { Drop(); }
 
     Backend backend() const override { return Backend::kPostgres; }
@@ -144,16 +158,46 @@ private:
         return rc > 0 || (rc < 0 && errno == EINTR);
     }
 
+    /// Abandons a statement that missed its deadline. No PQcancel: it opens a new connection and
+    /// waits for the server without a timeout, which hangs for as long as a stopped server does.
+    /// Closing the connection makes the server end the statement when it next looks at it.
     void CancelAndDrop() {
-        if (PGcancel* c = PQgetCancel(conn_)) {
-            char err[256];
-            PQcancel(c, err, sizeof err);
-            PQfreeCancel(c);
-        }
         Drop();
+        timed_out_ = true;
     }
 
+    /// Runs one statement. A kept connection that turns out dead (the server restarted) outside a
+    /// transaction is replaced and the statement sent once more: nothing ran on the dead one.
+    /// When the server cannot be reached the breaker opens, so other callers fail fast.
     Result Run(const std::string& sql, std::span<const Value> params, bool simple = false) {
+        const bool idle = !conn_ || PQtransactionStatus(conn_) == PQTRANS_IDLE;
+        if (breaker_.Open() && idle) {
+            throw DbError("postgres: unavailable (retrying shortly)", true);
+        }
+        const bool reused = conn_ != nullptr;
+        timed_out_ = false;
+        try {
+            return RunOnce(sql, params, simple);
+        } catch (const DbError& e) {
+            if (!e.unavailable()) {
+                throw;
+            }
+            if (reused && idle && !timed_out_) {
+                try {
+                    return RunOnce(sql, params, simple);
+                } catch (const DbError& again) {
+                    if (again.unavailable()) {
+                        breaker_.Trip();
+                    }
+                    throw;
+                }
+            }
+            breaker_.Trip();
+            throw;
+        }
+    }
+
+    Result RunOnce(const std::string& sql, std::span<const Value> params, bool simple) {
         if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
             if (conn_ && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
                 Unavailable("connection lost");
@@ -248,14 +292,17 @@ private:
 
     std::string url_;
     int timeout_;
+    Breaker& breaker_;
     PGconn* conn_ = nullptr;
+    bool timed_out_ = false;
     std::unordered_map<std::string, std::string> rewritten_;
 };
 
 class PgDatabase final : public Database {
 public:
     PgDatabase(const std::string& url, int timeout_ms)
-        : writer_(url, timeout_ms), reader_(url, timeout_ms), usage_(url, std::max(timeout_ms, 5000)) {
+        : writer_(url, timeout_ms, breaker_), reader_(url, timeout_ms, breaker_),
+          usage_(url, std::max(timeout_ms, 5000), usage_breaker_) {
         writer_.Query("SELECT 1", {});  // fail fast at start when unreachable
     }
     Backend backend() const override { return Backend::kPostgres; }
@@ -266,6 +313,8 @@ protected:
     Session& UsageSession() override { return usage_; }
 
 private:
+    Breaker breaker_;        ///< admin connections
+    Breaker usage_breaker_;  ///< the usage writer retries on its own schedule
     PgSession writer_;
     PgSession reader_;
     PgSession usage_;

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <tuple>
@@ -579,9 +580,9 @@ constexpr const char* kUsageCols =
     "u.cache_creation_5m_tokens, u.cache_creation_1h_tokens, u.cache_read_tokens, u.cost_nanousd";
 }
 
-std::vector<UsageRow> QueryUsage(Session& s, const UsageFilter& f) {
-    std::string sql = std::string("SELECT ") + kUsageCols + " FROM usage u WHERE 1 = 1";
-    std::vector<Value> p;
+namespace {
+void BuildUsageQuery(const UsageFilter& f, std::string& sql, std::vector<Value>& p) {
+    sql = std::string("SELECT ") + kUsageCols + " FROM usage u WHERE 1 = 1";
     auto add = [&](const char* clause, Value v) {
         sql += clause;
         p.push_back(std::move(v));
@@ -600,6 +601,30 @@ std::vector<UsageRow> QueryUsage(Session& s, const UsageFilter& f) {
     if (f.before_id) add(" AND u.id < ?", V(*f.before_id));
     sql += " ORDER BY u.id DESC LIMIT ?";
     p.push_back(V(int64_t{f.limit}));
+}
+}  // namespace
+
+std::string ExplainUsageQuery(Session& s, const UsageFilter& f) {
+    std::string sql;
+    std::vector<Value> p;
+    BuildUsageQuery(f, sql, p);
+    std::string plan;
+    if (s.backend() == Backend::kSqlite) {
+        for (const auto& r : s.Query("EXPLAIN QUERY PLAN " + sql, p)) {
+            plan += r.Text(r.cols.size() - 1) + "\n";
+        }
+    } else {
+        for (const auto& r : s.Query("EXPLAIN " + sql, p)) {
+            plan += r.Text(0) + "\n";
+        }
+    }
+    return plan;
+}
+
+std::vector<UsageRow> QueryUsage(Session& s, const UsageFilter& f) {
+    std::string sql;
+    std::vector<Value> p;
+    BuildUsageQuery(f, sql, p);
     std::vector<UsageRow> out;
     for (const auto& r : s.Query(sql, p)) {
         UsageRow u;
@@ -640,21 +665,68 @@ SummaryRow ToSummary(const Row& r) {
 }  // namespace
 
 std::vector<SummaryRow> SummarizeUsage(Session& s, const std::string& group_by, int64_t from_ms, int64_t to_ms) {
-    std::string col;
-    if (group_by == "key") col = "key_id";
-    else if (group_by == "upstream") col = "upstream_id";
-    else if (group_by == "credential") col = "credential_id";
-    else if (group_by == "model") col = "model";
-    else if (group_by == "hour") col = "bucket";
-    else if (group_by == "day") col = "(bucket / 86400000) * 86400000";
-    else col = "''";
-    const int64_t from = from_ms / 3'600'000 * 3'600'000;
-    std::string sql = "SELECT CAST(" + col + " AS TEXT) AS g, " + kSums +
-                      " FROM usage_hourly WHERE bucket >= ? AND bucket < ? GROUP BY " + col + " ORDER BY " +
-                      ((group_by == "hour" || group_by == "day") ? col : "SUM(cost_nanousd) DESC, " + col);
+    // Whole hours come from the rollup; the partial hours at either end from the rows themselves
+    // (index on ts), so the range is exact and the cost stays bounded by two hours of rows.
+    constexpr int64_t kHour = 3'600'000;
+    std::string rollup_col, raw_col;
+    if (group_by == "key") { rollup_col = "key_id"; raw_col = "COALESCE(key_id, '')"; }
+    else if (group_by == "upstream") { rollup_col = "upstream_id"; raw_col = "COALESCE(upstream_id, '')"; }
+    else if (group_by == "credential") { rollup_col = "credential_id"; raw_col = "COALESCE(credential_id, '')"; }
+    else if (group_by == "model") { rollup_col = "model"; raw_col = "COALESCE(model, '')"; }
+    else if (group_by == "hour") { rollup_col = "bucket"; raw_col = "(ts / 3600000) * 3600000"; }
+    else if (group_by == "day") { rollup_col = "(bucket / 86400000) * 86400000"; raw_col = "(ts / 86400000) * 86400000"; }
+    else { rollup_col = "''"; raw_col = "''"; }
+    std::map<std::string, SummaryRow> merged;
+    auto add = [&](const Row& r) {
+        auto& m = merged[r.Text(0)];
+        m.group = r.Text(0);
+        m.requests += r.Int(1);
+        m.errors += r.Int(2);
+        m.input_tokens += r.Int(3);
+        m.output_tokens += r.Int(4);
+        m.cache_creation_tokens += r.Int(5);
+        m.cache_read_tokens += r.Int(6);
+        m.cost_nanousd += r.Int(7);
+    };
+    auto raw = [&](int64_t a, int64_t b) {
+        if (a >= b) {
+            return;
+        }
+        std::string sql = "SELECT CAST(" + raw_col +
+                          " AS TEXT), COUNT(*), SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END), SUM(input_tokens), "
+                          "SUM(output_tokens), SUM(cache_creation_tokens), SUM(cache_read_tokens), SUM(cost_nanousd) "
+                          "FROM usage WHERE ts >= ? AND ts < ? GROUP BY " + raw_col;
+        for (const auto& r : s.Query(sql, {V(a), V(b)})) {
+            add(r);
+        }
+    };
+    if (from_ms < to_ms) {
+        const int64_t first_full = (from_ms + kHour - 1) / kHour * kHour;
+        const int64_t last_full = to_ms / kHour * kHour;
+        if (first_full >= last_full) {
+            raw(from_ms, to_ms);
+        } else {
+            raw(from_ms, first_full);
+            std::string sql = "SELECT CAST(" + rollup_col + " AS TEXT) AS g, " + kSums +
+                              " FROM usage_hourly WHERE bucket >= ? AND bucket < ? GROUP BY " + rollup_col;
+            for (const auto& r : s.Query(sql, {V(first_full), V(last_full)})) {
+                add(r);
+            }
+            raw(last_full, to_ms);
+        }
+    }
     std::vector<SummaryRow> out;
-    for (const auto& r : s.Query(sql, {V(from), V(to_ms)})) {
-        out.push_back(ToSummary(r));
+    for (auto& [g, r] : merged) {
+        out.push_back(std::move(r));
+    }
+    if (group_by == "hour" || group_by == "day") {
+        std::sort(out.begin(), out.end(), [](const SummaryRow& a, const SummaryRow& b) {
+            return std::stoll(a.group.empty() ? "0" : a.group) < std::stoll(b.group.empty() ? "0" : b.group);
+        });
+    } else {
+        std::sort(out.begin(), out.end(), [](const SummaryRow& a, const SummaryRow& b) {
+            return a.cost_nanousd != b.cost_nanousd ? a.cost_nanousd > b.cost_nanousd : a.group < b.group;
+        });
     }
     return out;
 }

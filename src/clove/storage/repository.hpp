@@ -133,14 +133,16 @@ struct UsageRow {
     usage::UsageRecord r;
 };
 std::vector<UsageRow> QueryUsage(Session& s, const UsageFilter& f);
+/// The backend's query plan for QueryUsage(f) (tests assert it uses an index).
+std::string ExplainUsageQuery(Session& s, const UsageFilter& f);
 
 struct SummaryRow {
     std::string group;
     int64_t requests = 0, errors = 0, input_tokens = 0, output_tokens = 0, cache_creation_tokens = 0,
             cache_read_tokens = 0, cost_nanousd = 0;
 };
-/// group_by: key | upstream | credential | model | hour | day. From the hourly rollup, so fast on
-/// any number of rows; `from`/`to` are rounded down to the hour.
+/// group_by: key | upstream | credential | model | hour | day, over [from, to) exactly: whole
+/// hours from the hourly rollup, the partial hours at the ends from the rows.
 std::vector<SummaryRow> SummarizeUsage(Session& s, const std::string& group_by, int64_t from_ms, int64_t to_ms);
 /// Totals per client key over all time (for key lists): key_id -> row.
 std::vector<SummaryRow> KeyTotals(Session& s);

@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <string>
 #include <unordered_map>
 
@@ -167,7 +168,9 @@ private:
 
 class SqliteDatabase final : public Database {
 public:
-    SqliteDatabase(const std::string& path, bool full_sync) : writer_(path, false, full_sync) {
+    static constexpr uintmax_t kWalLimit = 64u << 20;
+
+    SqliteDatabase(const std::string& path, bool full_sync) : path_(path), writer_(path, false, full_sync) {
         auto rows = writer_.Query("PRAGMA quick_check", {});
         if (rows.empty() || rows[0].Text(0) != "ok") {
             throw DbError(fmt::format("{}: PRAGMA quick_check failed: {}", path,
@@ -178,12 +181,26 @@ public:
     }
     Backend backend() const override { return Backend::kSqlite; }
 
+    std::string Maintain() override {
+        std::error_code ec;
+        auto size = std::filesystem::file_size(path_ + "-wal", ec);
+        if (ec || size < kWalLimit) {
+            return {};
+        }
+        std::lock_guard lock(WriterMutex());
+        auto rows = writer_.Query("PRAGMA wal_checkpoint(RESTART)", {});
+        return fmt::format("WAL was {} MiB: checkpoint (busy={}, frames={}, checkpointed={})", size >> 20,
+                           rows.empty() ? "?" : rows[0].Text(0), rows.empty() ? "?" : rows[0].Text(1),
+                           rows.empty() ? "?" : rows[0].Text(2));
+    }
+
 protected:
     Session& WriterSession() override { return writer_; }
     Session& ReaderSession() override { return *reader_; }
     Session& UsageSession() override { return writer_; }
 
 private:
+    std::string path_;
     SqliteSession writer_;
     std::unique_ptr<SqliteSession> reader_;
 };

@@ -150,6 +150,17 @@ TEST_P(StorageTest, UsageInsertIsIdempotentAndRollsUp) {
     auto hours = db_->Read([](Session& s) { return storage::SummarizeUsage(s, "hour", 0, 3'600'000 * 24); });
     ASSERT_EQ(hours.size(), 2u);
     EXPECT_EQ(hours[0].group, std::to_string(3'600'000 * 10));
+    // Exact edges: [10h+6ms, 11h) holds only req_2 (10h+9ms); [0, 10h+6ms) only req_1.
+    auto edge = db_->Read([](Session& s) { return storage::SummarizeUsage(s, "key", 3'600'000 * 10 + 6, 3'600'000 * 11); });
+    ASSERT_EQ(edge.size(), 1u);
+    EXPECT_EQ(edge[0].requests, 1);
+    EXPECT_EQ(edge[0].input_tokens, 50);
+    auto head = db_->Read([](Session& s) { return storage::SummarizeUsage(s, "model", 0, 3'600'000 * 10 + 6); });
+    ASSERT_EQ(head.size(), 1u);
+    EXPECT_EQ(head[0].input_tokens, 100);
+    auto all = db_->Read([](Session& s) { return storage::SummarizeUsage(s, "day", 5, 3'600'000 * 11 + 1); });
+    ASSERT_EQ(all.size(), 1u);
+    EXPECT_EQ(all[0].requests, 3);
     storage::UsageFilter f;
     f.key_id = "key_a";
     f.limit = 1;
@@ -186,6 +197,38 @@ TEST_P(StorageTest, SettingsAndPrices) {
     ASSERT_EQ(prices.size(), 1u);
     EXPECT_EQ(prices[0].input, 2);
     db_->Write([](Session& s) { EXPECT_TRUE(storage::DeletePrice(s, "my-model*")); });
+}
+
+TEST(SqlitePlans, EveryRequestLogFilterUsesAnIndex) {
+    auto db = storage::OpenSqlite(TempDir() + "/clove.db");
+    storage::Migrate(*db);
+    auto plan = [&](const storage::UsageFilter& f) {
+        return db->Read([&](Session& s) { return storage::ExplainUsageQuery(s, f); });
+    };
+    auto uses_index = [](const std::string& p) {
+        // Either an index search or the rowid order of the primary key; never a bare table scan
+        // followed by a sort.
+        return p.find("USE TEMP B-TREE") == std::string::npos &&
+               (p.find("USING INDEX") != std::string::npos || p.find("USING INTEGER PRIMARY KEY") != std::string::npos ||
+                p.find("SCAN u") != std::string::npos);
+    };
+    storage::UsageFilter none;
+    EXPECT_TRUE(uses_index(plan(none))) << plan(none);
+    storage::UsageFilter key;
+    key.key_id = "key_a";
+    EXPECT_NE(plan(key).find("usage_key"), std::string::npos) << plan(key);
+    storage::UsageFilter up;
+    up.upstream_id = "up_a";
+    EXPECT_NE(plan(up).find("usage_upstream"), std::string::npos) << plan(up);
+    storage::UsageFilter model;
+    model.model = "claude-sonnet-4-5";
+    EXPECT_NE(plan(model).find("usage_model"), std::string::npos) << plan(model);
+    storage::UsageFilter status;
+    status.status = 429;
+    EXPECT_NE(plan(status).find("usage_status"), std::string::npos) << plan(status);
+    for (const auto* f : {&none, &key, &up, &model, &status}) {
+        EXPECT_EQ(plan(*f).find("TEMP B-TREE"), std::string::npos) << plan(*f);
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StorageTest, ::testing::Values("sqlite", "postgres"));

@@ -77,7 +77,8 @@ void UsageWriter::Run() {
             cv_.wait_for(lock, options_.batch_interval,
                          [&] { return stopping_ || queue_.size() >= options_.batch_rows; });
             stopping = stopping_;
-            // Copy out without dequeuing: records leave the queue only after their commit.
+            // The batch leaves the queue here and lives in `batch` until it is committed or,
+            // when the database fails, written to the spool.
             size_t n = std::min(queue_.size(), options_.batch_rows);
             batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + static_cast<long>(n)));
             queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
@@ -208,6 +209,16 @@ bool UsageWriter::ReplaySpool() {
 }
 
 void UsageWriter::MaybePrune() {
+    if (Clock::now() >= next_maintain_ && !db_down_) {
+        next_maintain_ = Clock::now() + std::chrono::seconds(10);
+        try {
+            if (auto what = db_.Maintain(); !what.empty()) {
+                log::info("database maintenance: {}", what);
+            }
+        } catch (const std::exception& e) {
+            log::warn("database maintenance failed: {}", e.what());
+        }
+    }
     if (!options_.retention_days || Clock::now() < next_prune_ || db_down_) {
         return;
     }

@@ -77,6 +77,7 @@ private:
     bool db_down_ = false;
     std::chrono::steady_clock::time_point next_retry_{};
     std::chrono::steady_clock::time_point next_prune_{};
+    std::chrono::steady_clock::time_point next_maintain_{};
 };
 
 }  // namespace clove::usage
