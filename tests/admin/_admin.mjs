@@ -124,6 +124,29 @@ export async function expect400s(env, method, path, cases) {
   assert.deepEqual(problems, [], `invalid requests not answered as specified:\n${problems.join('\n')}`);
 }
 
+/**
+ * PATCH path with each invalid body of `cases` (as expect400s), then asserts that GET path still
+ * answers `original`: a rejected PATCH changes nothing.
+ */
+export async function expectRejectedPatches(env, path, original, cases, message) {
+  await expect400s(env, 'PATCH', path, cases);
+  assert.deepEqual(await get(env, path), original, message);
+}
+
+/** Each of requests = [[method, path, body]] must answer 404 not_found_error (checked in order). */
+export async function expect404s(env, requests) {
+  for (const [method, path, body] of requests) assertError(await env.api(method, path, body), 404, 'not_found_error');
+}
+
+/** Asserts the `name`s of a list (GET path → data), in the order listed. */
+export async function assertNames(env, path, names, message) {
+  assert.deepEqual(
+    (await get(env, path)).data.map((x) => x.name),
+    names,
+    message,
+  );
+}
+
 /** Copy of obj with a dotted path set (value undefined deletes it). */
 export function withPath(obj, dotted, value) {
   const out = structuredClone(obj);

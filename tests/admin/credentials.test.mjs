@@ -10,9 +10,9 @@ import {
   create,
   get,
   seededUpstream,
-  assertError,
   describeRes,
   expect400s,
+  expect404s,
   waitAudit,
   auditFor,
   assertAuditShape,
@@ -156,9 +156,11 @@ forEachBackend('credentials', (backend) => {
 
     const del = await env.api('DELETE', `/credentials/${c.id}`);
     assert.equal(del.status, 204, describeRes(del));
-    assertError(await env.api('GET', `/credentials/${c.id}`), 404, 'not_found_error');
-    assertError(await env.api('DELETE', `/credentials/${c.id}`), 404, 'not_found_error');
-    assertError(await env.api('PATCH', `/credentials/${c.id}`, { enabled: true }), 404, 'not_found_error');
+    await expect404s(env, [
+      ['GET', `/credentials/${c.id}`],
+      ['DELETE', `/credentials/${c.id}`],
+      ['PATCH', `/credentials/${c.id}`, { enabled: true }],
+    ]);
     assert.equal((await get(env, `/upstreams/${up.id}/credentials`)).data.length, 1);
     assert.deepEqual((await get(env, `/upstreams/${up.id}`)).credentials, { total: 1, enabled: 1 });
     await waitAudit(env, auditFor('delete', c.id), 'credential delete');
@@ -262,15 +264,13 @@ forEachBackend('credentials', (backend) => {
 
   test('unknown credential ids → 404', async (t) => {
     const env = await startEnv(t, backend);
-    for (const [m, p, b] of [
-      ['GET', '/credentials/cred_doesnotexist', undefined],
+    await expect404s(env, [
+      ['GET', '/credentials/cred_doesnotexist'],
       ['PATCH', '/credentials/cred_doesnotexist', { enabled: false }],
-      ['DELETE', '/credentials/cred_doesnotexist', undefined],
-      ['POST', '/credentials/cred_doesnotexist/test', undefined],
+      ['DELETE', '/credentials/cred_doesnotexist'],
+      ['POST', '/credentials/cred_doesnotexist/test'],
       ['POST', '/upstreams/up_doesnotexist/credentials', { keys: ['sk-valid-but-no-upstream'] }],
-    ]) {
-      assertError(await env.api(m, p, b), 404, 'not_found_error');
-    }
+    ]);
   });
 
   test('credential test: real minimal call, 401/403 mark invalid, success marks valid, enabling revalidates', async (t) => {

@@ -11,6 +11,9 @@ import {
   assertError,
   describeRes,
   expect400s,
+  expectRejectedPatches,
+  expect404s,
+  assertNames,
   waitAudit,
   auditFor,
   assertAuditShape,
@@ -47,6 +50,15 @@ function assertUpstreamShape(u) {
   assert.ok(!('api_key' in u) && !('key' in u) && !('keys' in u), `secret-bearing field in ${JSON.stringify(u)}`);
 }
 
+/** Asserts each field of `want` on the upstream u (base_url compared without trailing slashes). */
+function assertUpstreamFields(u, want) {
+  for (const [k, v] of Object.entries(want)) {
+    const msg = `${k}: ${JSON.stringify(u[k])}, want ${JSON.stringify(v)}`;
+    if (k === 'base_url') assert.equal(stripSlash(u[k]), v, msg);
+    else assert.deepEqual(u[k], v, msg);
+  }
+}
+
 forEachBackend('upstreams', (backend) => {
   test('the config file seeded one upstream with one credential', async (t) => {
     const env = await startEnv(t, backend);
@@ -55,19 +67,21 @@ forEachBackend('upstreams', (backend) => {
     assert.equal(list.data.length, 1, JSON.stringify(list));
     const u = list.data[0];
     assertUpstreamShape(u);
-    assert.equal(u.name, 'fake');
-    assert.equal(u.kind, 'anthropic');
-    assert.equal(stripSlash(u.base_url), stripSlash(env.fake.url));
-    assert.equal(u.auth, 'key');
-    assert.deepEqual(u.models, ['claude-*']);
-    assert.deepEqual(u.model_map, { 'claude-latest': 'claude-sonnet-4-5' });
-    assert.equal(u.priority, 0);
-    assert.equal(u.weight, 1);
-    assert.equal(u.enabled, true);
-    assert.equal(u.connect_timeout_ms, 5000);
-    assert.equal(u.first_byte_timeout_ms, 600000);
-    assert.equal(u.stream_idle_timeout_ms, 300000);
-    assert.deepEqual(u.credentials, { total: 1, enabled: 1 });
+    assertUpstreamFields(u, {
+      name: 'fake',
+      kind: 'anthropic',
+      base_url: stripSlash(env.fake.url),
+      auth: 'key',
+      models: ['claude-*'],
+      model_map: { 'claude-latest': 'claude-sonnet-4-5' },
+      priority: 0,
+      weight: 1,
+      enabled: true,
+      connect_timeout_ms: 5000,
+      first_byte_timeout_ms: 600000,
+      stream_idle_timeout_ms: 300000,
+      credentials: { total: 1, enabled: 1 },
+    });
     assert.ok(!JSON.stringify(list).includes(UPSTREAM_KEY), 'upstream key in the list response');
     assert.deepEqual(await get(env, `/upstreams/${u.id}`), u);
   });
@@ -77,20 +91,22 @@ forEachBackend('upstreams', (backend) => {
     const before = Date.now();
     const created = await create(env, '/upstreams', { name: 'mini', base_url: 'http://127.0.0.1:9' });
     assertUpstreamShape(created);
-    assert.equal(created.name, 'mini');
-    assert.equal(created.kind, 'anthropic');
-    assert.equal(stripSlash(created.base_url), 'http://127.0.0.1:9');
-    assert.equal(created.auth, 'key');
-    assert.deepEqual(created.models, ['claude-*']);
-    assert.deepEqual(created.model_map, {});
-    assert.equal(created.priority, 0);
-    assert.equal(created.weight, 1);
-    assert.equal(created.enabled, true);
-    // timeouts default to the settings' defaults
-    assert.equal(created.connect_timeout_ms, 10000);
-    assert.equal(created.first_byte_timeout_ms, 600000);
-    assert.equal(created.stream_idle_timeout_ms, 300000);
-    assert.deepEqual(created.credentials, { total: 0, enabled: 0 });
+    assertUpstreamFields(created, {
+      name: 'mini',
+      kind: 'anthropic',
+      base_url: 'http://127.0.0.1:9',
+      auth: 'key',
+      models: ['claude-*'],
+      model_map: {},
+      priority: 0,
+      weight: 1,
+      enabled: true,
+      // timeouts default to the settings' defaults
+      connect_timeout_ms: 10000,
+      first_byte_timeout_ms: 600000,
+      stream_idle_timeout_ms: 300000,
+      credentials: { total: 0, enabled: 0 },
+    });
     assert.ok(Date.parse(created.created_at) >= before - 5000 && Date.parse(created.created_at) <= Date.now() + 5000, created.created_at);
     assert.deepEqual(await get(env, `/upstreams/${created.id}`), created);
 
@@ -98,8 +114,7 @@ forEachBackend('upstreams', (backend) => {
     await create(env, '/upstreams', { name: 'b-high', base_url: 'http://127.0.0.1:9', priority: 5 });
     await create(env, '/upstreams', { name: 'a-high', base_url: 'http://127.0.0.1:9', priority: 5 });
     await create(env, '/upstreams', { name: 'z-low', base_url: 'http://127.0.0.1:9', priority: -3 });
-    const names = (await get(env, '/upstreams')).data.map((u) => u.name);
-    assert.deepEqual(names, ['a-high', 'b-high', 'fake', 'mini', 'z-low']);
+    await assertNames(env, '/upstreams', ['a-high', 'b-high', 'fake', 'mini', 'z-low']);
 
     const auditCreate = await waitAudit(env, auditFor('create', created.id, /upstream/), 'upstream create');
     assertAuditShape(auditCreate);
@@ -119,10 +134,7 @@ forEachBackend('upstreams', (backend) => {
     assert.equal(r.status, 200, describeRes(r));
     const patched = r.json;
     assertUpstreamShape(patched);
-    for (const [k, v] of Object.entries(patch)) {
-      if (k === 'base_url') assert.equal(stripSlash(patched[k]), v);
-      else assert.deepEqual(patched[k], v, k);
-    }
+    assertUpstreamFields(patched, patch);
     for (const k of ['id', 'name', 'kind', 'auth', 'stream_idle_timeout_ms', 'created_at', 'credentials']) {
       assert.deepEqual(patched[k], created[k], `${k} must not change`);
     }
@@ -139,10 +151,12 @@ forEachBackend('upstreams', (backend) => {
     const del = await env.api('DELETE', `/upstreams/${created.id}`);
     assert.equal(del.status, 204, describeRes(del));
     assert.equal(del.text, '', '204 has no body');
-    assertError(await env.api('GET', `/upstreams/${created.id}`), 404, 'not_found_error');
-    assertError(await env.api('PATCH', `/upstreams/${created.id}`, { priority: 1 }), 404, 'not_found_error');
-    assertError(await env.api('DELETE', `/upstreams/${created.id}`), 404, 'not_found_error');
-    assertError(await env.api('GET', `/upstreams/${created.id}/credentials`), 404, 'not_found_error');
+    await expect404s(env, [
+      ['GET', `/upstreams/${created.id}`],
+      ['PATCH', `/upstreams/${created.id}`, { priority: 1 }],
+      ['DELETE', `/upstreams/${created.id}`],
+      ['GET', `/upstreams/${created.id}/credentials`],
+    ]);
     assert.ok(!(await get(env, '/upstreams')).data.some((u) => u.id === created.id));
     const auditDel = await waitAudit(env, auditFor('delete', created.id, /upstream/), 'upstream delete');
     assertAuditShape(auditDel);
@@ -184,7 +198,7 @@ forEachBackend('upstreams', (backend) => {
 
     const del = await env.api('DELETE', `/upstreams/${r.json.id}`);
     assert.equal(del.status, 204, describeRes(del));
-    for (const c of creds.data) assertError(await env.api('GET', `/credentials/${c.id}`), 404, 'not_found_error');
+    await expect404s(env, creds.data.map((c) => ['GET', `/credentials/${c.id}`]));
   });
 
   test('names are unique (409), also on rename', async (t) => {
@@ -244,15 +258,11 @@ forEachBackend('upstreams', (backend) => {
       ['JSON null body', 'null', undefined],
       ['empty body', '', undefined],
     ]);
-    assert.deepEqual(
-      (await get(env, '/upstreams')).data.map((u) => u.name),
-      ['fake'],
-      'an invalid request stored something',
-    );
+    await assertNames(env, '/upstreams', ['fake'], 'an invalid request stored something');
 
     // PATCH validation leaves the upstream unchanged
     const up = await seededUpstream(env);
-    await expect400s(env, 'PATCH', `/upstreams/${up.id}`, [
+    await expectRejectedPatches(env, `/upstreams/${up.id}`, up, [
       ['empty name', { name: '' }, 'name'],
       ['priority 5000', { priority: 5000 }, 'priority'],
       ['empty models', { models: [] }, 'models'],
@@ -261,8 +271,7 @@ forEachBackend('upstreams', (backend) => {
       ['unknown field', { bogus: true }, 'bogus'],
       ['base_url ftp', { base_url: 'ftp://x/' }, 'base_url'],
       ['malformed JSON', '{', undefined],
-    ]);
-    assert.deepEqual(await get(env, `/upstreams/${up.id}`), up, 'a rejected PATCH changed the upstream');
+    ], 'a rejected PATCH changed the upstream');
   });
 
   test('boundary values are accepted', async (t) => {
@@ -286,26 +295,21 @@ forEachBackend('upstreams', (backend) => {
     for (const body of cases) {
       const r = await env.api('POST', '/upstreams', body);
       assert.equal(r.status, 201, `${JSON.stringify(body)}: ${describeRes(r)}`);
-      for (const [k, v] of Object.entries(body)) {
-        if (k === 'base_url') assert.equal(stripSlash(r.json[k]), v);
-        else assert.deepEqual(r.json[k], v, k);
-      }
+      assertUpstreamFields(r.json, body);
     }
   });
 
   test('unknown ids and routes → 404 not_found_error', async (t) => {
     const env = await startEnv(t, backend);
-    for (const [m, p, b] of [
-      ['GET', '/upstreams/up_doesnotexist', undefined],
+    await expect404s(env, [
+      ['GET', '/upstreams/up_doesnotexist'],
       ['PATCH', '/upstreams/up_doesnotexist', { priority: 1 }],
-      ['DELETE', '/upstreams/up_doesnotexist', undefined],
-      ['GET', '/upstreams/up_doesnotexist/credentials', undefined],
+      ['DELETE', '/upstreams/up_doesnotexist'],
+      ['GET', '/upstreams/up_doesnotexist/credentials'],
       ['POST', '/upstreams/up_doesnotexist/credentials', { key: 'sk-some-valid-key-1' }],
-      ['GET', '/upstreams/cred_wrongprefix', undefined],
-      ['GET', '/nope', undefined],
-      ['GET', '/upstreams/x/y/z', undefined],
-    ]) {
-      assertError(await env.api(m, p, b), 404, 'not_found_error');
-    }
+      ['GET', '/upstreams/cred_wrongprefix'],
+      ['GET', '/nope'],
+      ['GET', '/upstreams/x/y/z'],
+    ]);
   });
 });

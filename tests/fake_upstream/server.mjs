@@ -17,6 +17,7 @@
 //   tool_use             text block + tool_use block (input_json_delta fragments), stop_reason tool_use
 //   thinking             thinking block (thinking_delta..., signature_delta) then the text block
 //   slow:MS              wait MS before sending the response head
+//   first_event_delay:MS (streams) send the head at once, the first event MS later
 //   hang                 never answer (the request stays open until the client goes away)
 //   drop_after:N         destroy the socket after N SSE events (no terminating chunk)
 //   error:STATUS         Anthropic error JSON for STATUS (429/529 add retry-after: 7)
@@ -599,6 +600,7 @@ export async function startFakeUpstream(opts = {}) {
     const dropAfter = sc.drop_after !== undefined ? intOf(sc.drop_after, 0) : -1;
     const errorAfter = sc.error_event_after !== undefined ? intOf(sc.error_event_after, 0) : -1;
     const interval = intOf(sc.interval, 0);
+    const firstEventDelay = intOf(sc.first_event_delay, 0);
 
     const headers = {
       ...commonHeaders(rec),
@@ -641,6 +643,10 @@ export async function startFakeUpstream(opts = {}) {
       if (i === frames.length) break;
       if (interval > 0 && i > 0) {
         await sleep(interval);
+        if (res.destroyed) return;
+      }
+      if (firstEventDelay > 0 && i === 0) {
+        await sleep(firstEventDelay);
         if (res.destroyed) return;
       }
       rec.sentFrames.push(frames[i]);

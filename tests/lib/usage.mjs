@@ -6,12 +6,20 @@
 // upstream_id, credential_id, model, upstream_model, status, error_type, stream (0/1), ttfb_ms,
 // duration_ms, input_tokens, output_tokens, cache_creation_tokens, cache_creation_5m_tokens,
 // cache_creation_1h_tokens, cache_read_tokens, cost_nanousd (integer, 1e-9 USD).
+//
+// The last section is the scaffolding the row 12–14 test files share: skip reasons, the
+// per-backend registration of checks, the per-file fake upstream and data directories, and the
+// assertions on rows and counters.
 
 import http from 'node:http';
 import fs from 'node:fs';
 import path from 'node:path';
+import assert from 'node:assert/strict';
+import { after } from 'node:test';
 import { execFile } from 'node:child_process';
 import { request } from './http.mjs';
+import { startClove, makeDataDir, removeDataDir, supportsDataDir } from './clove.mjs';
+import { startFakeUpstream } from '../fake_upstream/server.mjs';
 
 /** Admin key handed to Clove through ADMIN_API_KEYS (>= 16 characters). */
 export const ADMIN_KEY = 'clv_admin_usage-tests-0123456789';
@@ -439,7 +447,6 @@ export function clientSumsByKey(results) {
  * extra: more startClove options (server, env, ...).
  */
 export async function startUsageClove({ fakeUrl, dataDir, databaseUrl, ...extra }) {
-  const { startClove } = await import('./clove.mjs');
   return startClove({
     fakeUrl,
     dataDir,
@@ -552,4 +559,93 @@ export function deriveKeyIds(rows, results) {
   const vals = Object.values(ids);
   if (new Set(vals).size !== vals.length) problems.push(`two keys share a key_id: ${JSON.stringify(ids)}`);
   return { ids, problems };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scaffolding of the usage test files (tests/reliability/usage_*.test.mjs).
+
+/** The backends a usage test runs on: SQLite in the data directory, PostgreSQL through DATABASE_URL. */
+export const USAGE_BACKENDS = Object.freeze(['sqlite', 'pg']);
+
+/**
+ * Why a usage test cannot run on `backend`, or false: a binary without --data-dir (not the
+ * database build) skips every backend, CLOVE_SKIP_PG=1 skips 'pg'.
+ */
+export function usageSkipReason(backend) {
+  if (!supportsDataDir()) return 'the binary has no --data-dir (not the database build)';
+  if (backend === 'pg' && process.env.CLOVE_SKIP_PG === '1') return 'CLOVE_SKIP_PG=1';
+  return false;
+}
+
+/**
+ * Registers a file's checks once per backend: fn(backend, {name, opts}) where name(s) is
+ * `[backend] s` and opts is {skip: reason} when the backend cannot run (usageSkipReason), else {}.
+ */
+export function forEachUsageBackend(fn) {
+  for (const backend of USAGE_BACKENDS) {
+    const skip = usageSkipReason(backend);
+    fn(backend, { name: (s) => `[${backend}] ${s}`, opts: skip ? { skip } : {} });
+  }
+}
+
+/**
+ * {sqlite: run, pg: run}: run() starts scenario(backend) on its first call and returns that same
+ * promise on every call, so each check of a backend reads one shared run.
+ */
+export function oncePerBackend(scenario) {
+  const runs = {};
+  for (const backend of USAGE_BACKENDS) {
+    let p = null;
+    runs[backend] = () => (p ||= scenario(backend));
+  }
+  return runs;
+}
+
+/**
+ * The per-file resources of a usage scenario, released by one after() hook: one fake upstream
+ * for the whole file (started on first use) and every directory handed out or tracked.
+ * prepare(backend, prefix) → {fake, dataDir, databaseUrl, db}: a fresh data directory
+ * (`${prefix}${backend}-…`) and, for 'pg', a fresh database on the shared PostgreSQL
+ * (tests/lib/pg.mjs ensurePg; databaseUrl is undefined for 'sqlite'); db is the handle for
+ * usageRows(). track(dir) hands one more directory to the cleanup and returns it.
+ */
+export function usageFixture() {
+  let fake = null;
+  const dirs = [];
+  after(async () => {
+    if (fake) await fake.close();
+    for (const d of dirs) removeDataDir(d);
+  });
+  return {
+    track(dir) {
+      dirs.push(dir);
+      return dir;
+    },
+    async prepare(backend, prefix) {
+      if (!fake) fake = await startFakeUpstream();
+      const dataDir = makeDataDir(`${prefix}${backend}-`);
+      dirs.push(dataDir);
+      let databaseUrl;
+      if (backend === 'pg') {
+        const pgLib = await import('./pg.mjs');
+        databaseUrl = await pgLib.freshDatabase(await pgLib.ensurePg());
+      }
+      return { fake, dataDir, databaseUrl, db: backend === 'pg' ? pgDb(databaseUrl) : sqliteDb(dataDir) };
+    },
+  };
+}
+
+/** Asserts that no request_id occurs in more than one row. */
+export function assertNoDuplicateIds(rows) {
+  const dups = duplicateIds(rows);
+  assert.equal(dups.length, 0, `duplicates: ${JSON.stringify(dups.slice(0, 5))}`);
+}
+
+/**
+ * Asserts that the admin counters (settle(adminCounters(url))) were read and equal the per-key
+ * sums of the rows (counterProblems).
+ */
+export function assertCountersMatchRows(rows, counters) {
+  assert.ok(!counters.error, counters.error);
+  assert.deepEqual(counterProblems(rows, counters), []);
 }

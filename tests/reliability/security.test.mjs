@@ -103,6 +103,12 @@ function sqlite(dbFile, ...args) {
   return r.stdout;
 }
 
+/** Scans every file of the data dir and, on SQLite, `sqlite3 .dump` of clove.db; `suffix` is added to each place's name. */
+function scanDataDir(env, patterns, findings, suffix = '') {
+  for (const f of filesUnder(env.dataDir)) scanBuffer(`data dir file ${path.relative(env.dataDir, f)}${suffix}`, fs.readFileSync(f), patterns, findings);
+  if (env.backend === 'sqlite') scanBuffer(`sqlite3 .dump${suffix}`, Buffer.from(sqlite(path.join(env.dataDir, 'clove.db'), '.dump')), patterns, findings);
+}
+
 /** All admin GET routes with real ids (for scanning what the API shows). */
 async function adminGetPaths(env) {
   const paths = ['/status', '/upstreams', '/keys', '/settings', '/prices', '/usage/requests?limit=1000', '/audit?limit=1000'];
@@ -221,12 +227,8 @@ for (const backend of BACKENDS) {
         scanBuffer(`stdout of start #${i + 1}`, Buffer.from(c.stdoutLines.join('\n')), patterns, findings);
         scanBuffer(`stderr of start #${i + 1}`, Buffer.from(c.stderrLines.join('\n')), patterns, findings);
       }
-      for (const f of filesUnder(env.dataDir)) scanBuffer(`data dir file ${path.relative(env.dataDir, f)}`, fs.readFileSync(f), patterns, findings);
-      if (backend === 'sqlite') {
-        scanBuffer('sqlite3 .dump', Buffer.from(sqlite(path.join(env.dataDir, 'clove.db'), '.dump')), patterns, findings);
-      } else {
-        scanBuffer('pg_dump', Buffer.from(await pgDump(env.dbUrl)), patterns, findings);
-      }
+      scanDataDir(env, patterns, findings);
+      if (backend !== 'sqlite') scanBuffer('pg_dump', Buffer.from(await pgDump(env.dbUrl)), patterns, findings);
       return findings.map((f) => `[${stage}] ${f}`);
     };
 
@@ -245,8 +247,7 @@ for (const backend of BACKENDS) {
     // once stopped (WAL checkpointed or not), the files again
     const patterns = Object.entries(C).flatMap(([name, s]) => patternsFor(name, s, visible[name] ?? 0));
     const stopped = [];
-    for (const f of filesUnder(env.dataDir)) scanBuffer(`data dir file ${path.relative(env.dataDir, f)} (stopped)`, fs.readFileSync(f), patterns, stopped);
-    if (backend === 'sqlite') scanBuffer('sqlite3 .dump (stopped)', Buffer.from(sqlite(path.join(env.dataDir, 'clove.db'), '.dump')), patterns, stopped);
+    scanDataDir(env, patterns, stopped, ' (stopped)');
     findings.push(...stopped);
     // sanity: the scanner does find what the fake upstream legitimately received
     const upstreamSeen = Buffer.from(JSON.stringify(fake.requests.map((x) => x.rawHeaders)));
@@ -268,6 +269,17 @@ function documentedRoutes() {
   return out;
 }
 
+/** What unauthorised requests must not change (a key's usage and last_used_at may move). */
+async function adminState(env, up) {
+  return {
+    upstreams: (await get(env, '/upstreams')).data,
+    creds: (await get(env, `/upstreams/${up.id}/credentials`)).data,
+    keys: (await get(env, '/keys')).data.map(({ usage, last_used_at, ...k }) => k),
+    settings: await get(env, '/settings'),
+    prices: (await get(env, '/prices')).data,
+  };
+}
+
 row.check('(b) authorization matrix: every admin route × wrong credentials → 401/403, never 2xx', async (t) => {
   const ADMIN = `adm-matrix-${hex()}`;
   const env = await startEnv(t, 'sqlite', { adminKeys: ADMIN });
@@ -276,13 +288,7 @@ row.check('(b) authorization matrix: every admin route × wrong credentials → 
   const alice = await seededKey(env);
   const client = await create(env, '/keys', { name: 'matrix-client' });
   assert.equal((await env.api('PUT', '/prices/claude-sec-%2A', { input: 9, output: 9 })).status, 200);
-  const before = {
-    upstreams: (await get(env, '/upstreams')).data,
-    creds: (await get(env, `/upstreams/${up.id}/credentials`)).data,
-    keys: (await get(env, '/keys')).data.map(({ usage, last_used_at, ...k }) => k),
-    settings: await get(env, '/settings'),
-    prices: (await get(env, '/prices')).data,
-  };
+  const before = await adminState(env, up);
 
   const routes = [
     ['GET', '/admin/api/status', '/admin/api/status'],
@@ -389,13 +395,7 @@ row.check('(b) authorization matrix: every admin route × wrong credentials → 
   assert.equal(env.fake.requestsTo('/v1/messages').length, 0, 'a request reached the upstream with an admin key');
 
   // nothing changed
-  const after = {
-    upstreams: (await get(env, '/upstreams')).data,
-    creds: (await get(env, `/upstreams/${up.id}/credentials`)).data,
-    keys: (await get(env, '/keys')).data.map(({ usage, last_used_at, ...k }) => k),
-    settings: await get(env, '/settings'),
-    prices: (await get(env, '/prices')).data,
-  };
+  const after = await adminState(env, up);
   const strip = (o) => JSON.parse(JSON.stringify(o, (k, v) => (k === 'last_used_at' ? undefined : v)));
   if (env.fake.requestsTo('/v1/models').length) problems.push('an unauthorised credential test reached the upstream');
   if (JSON.stringify(strip(after)) !== JSON.stringify(strip(before))) problems.push(`state changed by unauthorised requests:\nbefore ${JSON.stringify(before)}\nafter  ${JSON.stringify(after)}`);

@@ -15,60 +15,40 @@
 //     GET /admin/api/usage/requests lists exactly the 2,000 request ids.
 // Set CLOVE_SKIP_PG=1 to skip the PostgreSQL half.
 
-import { after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startFakeUpstream } from '../fake_upstream/server.mjs';
-import { makeDataDir, removeDataDir, supportsDataDir } from '../lib/clove.mjs';
 import {
   USAGE_KEYS,
   startUsageClove,
   startUsageLoad,
   loadSummary,
   usageRows,
-  sqliteDb,
-  pgDb,
   keyIdsByName,
   adminOk,
   allUsageRecords,
-  duplicateIds,
   matchRowsToResults,
   rowSumsByKey,
   clientSumsByKey,
-  counterProblems,
   adminCounters,
   expectedCostNano,
   sqliteIntegrity,
   settle,
   deriveKeyIds,
+  usageFixture,
+  oncePerBackend,
+  forEachUsageBackend,
+  assertNoDuplicateIds,
+  assertCountersMatchRows,
 } from '../lib/usage.mjs';
 import { makeRow } from './_lib.mjs';
 
 const row = makeRow('row 12 (exact usage count)');
 const TOTAL = Number(process.env.CLOVE_USAGE_REQUESTS || 2000);
 const CONCURRENCY = 64;
-const SKIP_PG = process.env.CLOVE_SKIP_PG === '1' ? 'CLOVE_SKIP_PG=1' : false;
-const NO_DB = supportsDataDir() ? false : 'the binary has no --data-dir (not the database build)';
-
-let fake = null;
-const dataDirs = [];
-let pg = null;
-after(async () => {
-  if (fake) await fake.close();
-  for (const d of dataDirs) removeDataDir(d);
-});
+const fx = usageFixture();
 
 async function scenario(backend) {
-  if (!fake) fake = await startFakeUpstream();
+  const { fake, dataDir, databaseUrl, db } = await fx.prepare(backend, 'clove-usage-');
   fake.reset();
-  const dataDir = makeDataDir(`clove-usage-${backend}-`);
-  dataDirs.push(dataDir);
-  let databaseUrl;
-  if (backend === 'pg') {
-    const pgLib = await import('../lib/pg.mjs');
-    pg = pg || (await pgLib.ensurePg());
-    databaseUrl = await pgLib.freshDatabase(pg);
-  }
-  const db = backend === 'pg' ? pgDb(databaseUrl) : sqliteDb(dataDir);
   const start = () => startUsageClove({ fakeUrl: fake.url, dataDir, databaseUrl });
 
   const clove = await start();
@@ -113,21 +93,9 @@ async function scenario(backend) {
   return { backend, results, exit, exitMs, keyIds, prices, rows, integrity, counters, listed, status, exit2 };
 }
 
-function memo(fn) {
-  let p = null;
-  return () => (p ||= fn());
-}
+const runs = oncePerBackend(scenario);
 
-const runs = {
-  sqlite: memo(() => scenario('sqlite')),
-  pg: memo(() => scenario('pg')),
-};
-
-for (const backend of ['sqlite', 'pg']) {
-  const skip = NO_DB || (backend === 'pg' && SKIP_PG);
-  const name = (s) => `[${backend}] ${s}`;
-  const opts = skip ? { skip } : {};
-
+forEachUsageBackend((backend, { name, opts }) => {
   row.check(name(`${TOTAL} mixed JSON/SSE requests at ${CONCURRENCY} connections, 2 keys: all answered 200 with a request id`), async () => {
     const r = await runs[backend]();
     const s = loadSummary(r.results);
@@ -155,8 +123,7 @@ for (const backend of ['sqlite', 'pg']) {
 
   row.check(name(`exactly ${TOTAL} usage rows, 0 duplicate request_ids`), async () => {
     const r = await runs[backend]();
-    const dups = duplicateIds(r.rows);
-    assert.equal(dups.length, 0, `duplicates: ${JSON.stringify(dups.slice(0, 5))}`);
+    assertNoDuplicateIds(r.rows);
     assert.equal(r.rows.length, TOTAL);
   }, opts);
 
@@ -204,8 +171,7 @@ for (const backend of ['sqlite', 'pg']) {
     const r = await runs[backend]();
     assert.ok(!r.keyIds.error, `GET /admin/api/keys: ${r.keyIds.error}`);
     assert.deepEqual(r.keyIds, deriveKeyIds(r.rows, r.results).ids, 'GET /admin/api/keys ids = the rows\' key_id per key');
-    assert.ok(!r.counters.error, r.counters.error);
-    assert.deepEqual(counterProblems(r.rows, r.counters), []);
+    assertCountersMatchRows(r.rows, r.counters);
   }, opts);
 
   row.check(name(`GET /admin/api/usage/requests lists exactly the ${TOTAL} request ids`), async () => {
@@ -227,4 +193,4 @@ for (const backend of ['sqlite', 'pg']) {
     const r = await runs[backend]();
     assert.deepEqual(r.exit2, { code: 0, signal: null });
   }, opts);
-}
+});

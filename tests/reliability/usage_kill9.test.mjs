@@ -17,26 +17,26 @@
 //     ?group_by=key and each key's `usage` in GET /admin/api/keys, read from one more start.
 // PostgreSQL (CLOVE_SKIP_PG=1 skips it): one round the same way on a fresh database.
 
-import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startFakeUpstream } from '../fake_upstream/server.mjs';
-import { makeDataDir, removeDataDir, supportsDataDir } from '../lib/clove.mjs';
+import { removeDataDir } from '../lib/clove.mjs';
 import {
   startUsageClove,
   startUsageLoad,
   loadSummary,
   usageRows,
   sqliteDb,
-  pgDb,
   sqliteIntegrity,
   copySqliteFiles,
-  duplicateIds,
   adminCounters,
-  counterProblems,
   settle,
+  usageFixture,
+  oncePerBackend,
+  forEachUsageBackend,
+  assertNoDuplicateIds,
+  assertCountersMatchRows,
 } from '../lib/usage.mjs';
 import { makeRow, sleep } from './_lib.mjs';
 
@@ -48,8 +48,7 @@ const KILL_MIN_MS = 1500;
 const KILL_SPREAD_MS = 2500;
 const GRACE_MS = 1000; // a response completed more than this before the kill must have its row
 const FINAL_REQUESTS = 20;
-const SKIP_PG = process.env.CLOVE_SKIP_PG === '1' ? 'CLOVE_SKIP_PG=1' : false;
-const NO_DB = supportsDataDir() ? false : 'the binary has no --data-dir (not the database build)';
+const fx = usageFixture();
 
 /** mulberry32: a small seeded PRNG so a failing run can be repeated. */
 function prng(seed) {
@@ -63,15 +62,8 @@ function prng(seed) {
   };
 }
 
-let fake = null;
-const tmpDirs = [];
-after(async () => {
-  if (fake) await fake.close();
-  for (const d of tmpDirs) removeDataDir(d);
-});
-
 /** One round: start on dataDir/databaseUrl, load, SIGKILL after killAfterMs. */
-async function killRound({ k, dataDir, databaseUrl, killAfterMs, backend }) {
+async function killRound({ fake, k, dataDir, databaseUrl, killAfterMs, backend }) {
   fake.reset();
   const tStart = Date.now();
   const clove = await startUsageClove({ fakeUrl: fake.url, dataDir, databaseUrl });
@@ -86,8 +78,7 @@ async function killRound({ k, dataDir, databaseUrl, killAfterMs, backend }) {
     const results = await load.done;
     let crashIntegrity = 'n/a';
     if (backend === 'sqlite') {
-      const copyDir = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-kill9-copy-'));
-      tmpDirs.push(copyDir);
+      const copyDir = fx.track(fs.mkdtempSync(path.join(os.tmpdir(), 'clove-kill9-copy-')));
       crashIntegrity = await sqliteIntegrity(copySqliteFiles(sqliteDb(dataDir).path, copyDir));
       removeDataDir(copyDir);
     }
@@ -101,7 +92,7 @@ async function killRound({ k, dataDir, databaseUrl, killAfterMs, backend }) {
 }
 
 /** The final start: a few requests, then SIGTERM; then one more start to read the counters. */
-async function finalRun({ dataDir, databaseUrl }) {
+async function finalRun({ fake, dataDir, databaseUrl }) {
   fake.reset();
   const clove = await startUsageClove({ fakeUrl: fake.url, dataDir, databaseUrl });
   let results;
@@ -132,22 +123,14 @@ function roundLoss(round, ids) {
 }
 
 async function scenario(backend) {
-  if (!fake) fake = await startFakeUpstream();
+  const { fake, dataDir, databaseUrl, db } = await fx.prepare(backend, 'clove-kill9-');
   const rand = prng(SEED + (backend === 'pg' ? 1 : 0));
-  const dataDir = makeDataDir(`clove-kill9-${backend}-`);
-  tmpDirs.push(dataDir);
-  let databaseUrl;
-  if (backend === 'pg') {
-    const pgLib = await import('../lib/pg.mjs');
-    databaseUrl = await pgLib.freshDatabase(await pgLib.ensurePg());
-  }
-  const db = backend === 'pg' ? pgDb(databaseUrl) : sqliteDb(dataDir);
   const rounds = [];
   const n = backend === 'pg' ? 1 : ROUNDS;
   for (let k = 0; k < n; k++) {
-    rounds.push(await killRound({ k, dataDir, databaseUrl, killAfterMs: Math.round(KILL_MIN_MS + rand() * KILL_SPREAD_MS), backend }));
+    rounds.push(await killRound({ fake, k, dataDir, databaseUrl, killAfterMs: Math.round(KILL_MIN_MS + rand() * KILL_SPREAD_MS), backend }));
   }
-  const final = await finalRun({ dataDir, databaseUrl });
+  const final = await finalRun({ fake, dataDir, databaseUrl });
   const integrity = backend === 'sqlite' ? await sqliteIntegrity(db.path) : 'n/a';
   const rows = await usageRows(db);
   const ids = new Set(rows.map((r) => r.request_id));
@@ -160,17 +143,10 @@ async function scenario(backend) {
   return { rounds, final, integrity, rows, losses, extra };
 }
 
-function memo(fn) {
-  let p = null;
-  return () => (p ||= fn());
-}
-const runs = { sqlite: memo(() => scenario('sqlite')), pg: memo(() => scenario('pg')) };
+const runs = oncePerBackend(scenario);
 
-for (const backend of ['sqlite', 'pg']) {
-  const skip = NO_DB || (backend === 'pg' && SKIP_PG);
-  const opts = skip ? { skip } : {};
+forEachUsageBackend((backend, { name, opts }) => {
   const n = backend === 'pg' ? 1 : ROUNDS;
-  const name = (s) => `[${backend}] ${s}`;
 
   for (let k = 0; k < n; k++) {
     row.check(name(`round ${k + 1}/${n}: SIGKILL under load at a random point; ${backend === 'sqlite' ? 'the crash image passes integrity_check, ' : ''}every response completed > ${GRACE_MS} ms before the kill has its row`), async () => {
@@ -197,14 +173,12 @@ for (const backend of ['sqlite', 'pg']) {
 
   row.check(name('0 duplicate request_ids after the restarts'), async () => {
     const r = await runs[backend]();
-    const dups = duplicateIds(r.rows);
-    assert.equal(dups.length, 0, `duplicates: ${JSON.stringify(dups.slice(0, 5))}`);
+    assertNoDuplicateIds(r.rows);
   }, opts);
 
   row.check(name('budgets recomputed from rows = the counters (usage summary by key, each key\'s usage)'), async () => {
     const r = await runs[backend]();
-    assert.ok(!r.final.counters.error, r.final.counters.error);
-    assert.deepEqual(counterProblems(r.rows, r.final.counters), []);
+    assertCountersMatchRows(r.rows, r.final.counters);
   }, opts);
 
   row.check(name('rows without a seen response ≤ requests in flight at the kills'), async () => {
@@ -222,4 +196,4 @@ for (const backend of ['sqlite', 'pg']) {
     const missing = r.final.results.filter((x) => !ids.has(x.rid));
     assert.equal(missing.length, 0, `${missing.length} rows of the final run missing`);
   }, opts);
-}
+});

@@ -298,7 +298,6 @@ private:
     upstream::Pool pool_;
     size_t credential_rr_ = 0;
     base::RequestIdGenerator ids_;
-    std::string head_scratch_;
 };
 
 asio::awaitable<void> Gateway::Respond(http::Exchange& ex, RequestRecord& rec, int status,
@@ -651,7 +650,10 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     size_t payload_end = 0;
 
     const bool sse = resp.event_stream;
-    std::string& chead = head_scratch_;
+    // The client head is per request: it lives across co_awaits (an SSE head leaves with the
+    // first event, possibly several reads later), while other requests of this worker run.
+    std::string chead;
+    chead.reserve(1024);
     {
         http::HeadBuilder h(chead);
         h.Status(resp.status);
