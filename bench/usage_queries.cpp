@@ -120,6 +120,16 @@ int main(int argc, char** argv) {
     std::filesystem::create_directories(dir);
     auto db = storage::OpenSqlite((dir / "clove.db").string());
     storage::Migrate(*db);
+    if (const char* drop = std::getenv("CLOVE_BENCH_DROP_INDEXES")) {  // experiments: cost per index
+        std::string list = drop;
+        for (size_t start = 0; start < list.size();) {
+            size_t comma = list.find(',', start);
+            if (comma == std::string::npos) comma = list.size();
+            std::string name = list.substr(start, comma - start);
+            db->Write([&](storage::Session& s) { s.ExecScript("DROP INDEX IF EXISTS " + name); });
+            start = comma + 1;
+        }
+    }
     g_db = db.get();
     g_now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                 .count();

@@ -16,7 +16,9 @@
 // Set CLOVE_SKIP_PG=1 to skip the PostgreSQL half.
 
 import assert from 'node:assert/strict';
+import { request } from '../lib/http.mjs';
 import {
+  ADMIN_KEY,
   USAGE_KEYS,
   startUsageClove,
   startUsageLoad,
@@ -57,11 +59,13 @@ async function scenario(backend) {
   let exitMs;
   let keyIds;
   let prices;
+  let metricsText = '';
   try {
     const t0 = Date.now();
     const load = startUsageLoad(clove.url, { total: TOTAL, concurrency: CONCURRENCY });
     results = await load.done;
     const loadMs = Date.now() - t0;
+    metricsText = await request(`${clove.url}/metrics`, { method: 'GET', headers: { 'x-api-key': ADMIN_KEY } }).then((m) => m.text);
     const tSig = Date.now();
     exit = await clove.stop('SIGTERM', 30000);
     exitMs = Date.now() - tSig;
@@ -90,7 +94,7 @@ async function scenario(backend) {
   } finally {
     await clove2.stop('SIGKILL', 2000);
   }
-  return { backend, results, exit, exitMs, keyIds, prices, rows, integrity, counters, listed, status, exit2 };
+  return { backend, results, exit, exitMs, keyIds, prices, rows, integrity, counters, listed, status, exit2, metricsText };
 }
 
 const runs = oncePerBackend(scenario);
@@ -107,6 +111,19 @@ forEachUsageBackend((backend, { name, opts }) => {
     assert.equal(noHeader.length, 0, `${noHeader.length} responses without a request-id header`);
     const ids = new Set(r.results.map((x) => x.rid));
     assert.equal(ids.size, TOTAL, 'request ids are not unique across responses');
+  }, opts);
+
+  row.check(name('usage writer commit latency p99 < 50 ms (clove_usage_batch_seconds)'), async () => {
+    const r = await runs[backend]();
+    const buckets = [...r.metricsText.matchAll(/^clove_usage_batch_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => [
+      m[1] === '+Inf' ? Infinity : Number(m[1]),
+      Number(m[2]),
+    ]);
+    const count = Number(/^clove_usage_batch_seconds_count (\d+)$/m.exec(r.metricsText)?.[1] ?? 0);
+    assert.ok(count > 0, `no batches in /metrics:\n${r.metricsText.slice(0, 500)}`);
+    const p99 = buckets.find(([, c]) => c >= 0.99 * count)?.[0];
+    console.log(`row 12 [${backend}] writer: ${count} batches, p99 <= ${p99} s`);
+    assert.ok(p99 <= 0.05, `p99 bucket ${p99} s: ${JSON.stringify(buckets)}`);
   }, opts);
 
   row.check(name('SIGTERM after the load: exit 0 (final flush)'), async () => {

@@ -1257,8 +1257,11 @@ std::vector<std::string> SplitSegments(std::string_view rest) {
 /// spending tokens. Runs on the worker's io_context.
 asio::awaitable<json::object> TestCredential(asio::io_context& ioc, upstream::SharedTlsContext& tls,
                                              const std::string& base_url, const std::string& key,
-                                             std::chrono::milliseconds timeout) {
+                                             std::chrono::milliseconds timeout, const std::string& proxy) {
     auto peer = upstream::ParseBaseUrl(base_url);
+    if (peer && !upstream::SetProxy(*peer, proxy)) {
+        peer.reset();
+    }
     if (!peer) {
         co_return json::object{{"ok", false}, {"status", nullptr}, {"message", "invalid base_url"}};
     }
@@ -1367,7 +1370,10 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
     {
         boost::system::error_code ec;
         auto ep = ex.stream().socket().remote_endpoint(ec);
-        address = ec ? "unknown" : ep.address().to_string();
+        address = "unknown";
+        if (!ec) {
+            address = ep.address().to_string();
+        }
     }
     Reply reply;
     try {
@@ -1399,6 +1405,7 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                 g.usage_queue_depth = static_cast<int64_t>(s_.usage.queue_depth());
                 g.usage_spooled = static_cast<int64_t>(s_.usage.spooled());
                 g.usage_written = static_cast<int64_t>(s_.usage.written());
+                g.usage_batch = s_.usage.batch_latency();
                 g.credentials = {{"valid", static_cast<int64_t>(snap->credentials_valid)},
                                  {"invalid", static_cast<int64_t>(snap->credentials_invalid)},
                                  {"disabled", static_cast<int64_t>(snap->credentials_disabled)},
@@ -1431,7 +1438,9 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                     auto target = co_await Blocking(s_.blocking, std::move(load));
                     const std::string base_url = std::get<0>(target);
                     const auto timeout = std::chrono::milliseconds(std::min<uint32_t>(std::get<1>(target) + 20'000, 30'000));
-                    json::object result = co_await TestCredential(ioc, tls, base_url, std::get<2>(target), timeout);
+                    const std::string proxy = s_.snapshots.Load()->settings.outbound_proxy.value_or("");
+                    json::object result =
+                        co_await TestCredential(ioc, tls, base_url, std::get<2>(target), timeout, proxy);
                     std::fill(std::get<2>(target).begin(), std::get<2>(target).end(), '\0');
                     auto save = [this, id, actor, result] {
                         const bool ok = result.at("ok").as_bool();

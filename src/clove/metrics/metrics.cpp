@@ -54,19 +54,39 @@ void Histogram::Merge(const Histogram& o) {
     sum += o.sum;
 }
 
+namespace {
+void AppendKey(std::string& out, std::string_view route, std::string_view model, std::string_view upstream,
+               int status) {
+    out.clear();
+    out.append(route).append(1, '\x1f').append(model).append(1, '\x1f').append(upstream).append(1, '\x1f');
+    out.append(std::to_string(status));
+}
+
+Cell::SeriesKey SplitKey(const std::string& k) {
+    size_t a = k.find('\x1f'), b = k.find('\x1f', a + 1), c = k.find('\x1f', b + 1);
+    return {k.substr(0, a), k.substr(a + 1, b - a - 1), k.substr(b + 1, c - b - 1), std::stoi(k.substr(c + 1))};
+}
+}  // namespace
+
 void Cell::Record(const RequestSample& s) {
     std::lock_guard lock(mutex_);
-    SeriesKey key{s.route, s.model, s.upstream, s.status};
-    auto it = requests_.find(key);
+    AppendKey(scratch_, s.route, s.model, s.upstream, s.status);
+    auto it = requests_.find(std::string_view(scratch_));
     if (it != requests_.end()) {
         ++it->second;
     } else if (requests_.size() < Registry::kMaxSeries) {
-        requests_.emplace(std::move(key), 1);
+        requests_.emplace(scratch_, 1);
     } else {
-        ++requests_[SeriesKey{s.route, "other", "other", s.status}];
+        AppendKey(scratch_, s.route, "other", "other", s.status);
+        ++requests_[scratch_];
     }
     if (!s.error_type.empty()) {
-        ++errors_[s.error_type];
+        auto e = errors_.find(s.error_type);
+        if (e != errors_.end()) {
+            ++e->second;
+        } else {
+            errors_.emplace(std::string(s.error_type), 1);
+        }
     }
     if (s.ttfb_s >= 0) {
         ttfb_.Observe(s.ttfb_s);
@@ -86,7 +106,7 @@ Cell& Registry::NewCell() {
 }
 
 std::string Registry::Render(const Gauges& g) const {
-    std::map<Cell::SeriesKey, uint64_t> requests;
+    std::map<Cell::SeriesKey, uint64_t> requests;  // sorted for a stable scrape
     std::map<std::string, uint64_t> errors;
     Histogram ttfb, duration;
     int64_t tokens[4] = {0, 0, 0, 0};
@@ -96,7 +116,7 @@ std::string Registry::Render(const Gauges& g) const {
         for (const auto& c : cells_) {
             std::lock_guard cl(c->mutex_);
             for (const auto& [k, v] : c->requests_) {
-                requests[k] += v;
+                requests[SplitKey(k)] += v;
             }
             for (const auto& [k, v] : c->errors_) {
                 errors[k] += v;
@@ -145,6 +165,7 @@ std::string Registry::Render(const Gauges& g) const {
     out += fmt::format("# HELP clove_usage_written_total Usage records committed to the database.\n"
                        "# TYPE clove_usage_written_total counter\nclove_usage_written_total {}\n",
                        g.usage_written);
+    RenderHistogram(out, "clove_usage_batch_seconds", "Time to commit one batch of usage records.", g.usage_batch);
     out += "# HELP clove_credentials Upstream credentials by state.\n# TYPE clove_credentials gauge\n";
     for (const auto& [state, n] : g.credentials) {
         out += fmt::format("clove_credentials{{state=\"{}\"}} {}\n", Escape(state), n);

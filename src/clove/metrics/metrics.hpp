@@ -12,7 +12,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 namespace clove::metrics {
@@ -30,11 +32,11 @@ struct Histogram {
 
 /// What one finished request contributes.
 struct RequestSample {
-    std::string route;     ///< "/v1/messages", "/v1/messages/count_tokens", "/v1/models", "other"
-    std::string model;     ///< "" when none
-    std::string upstream;  ///< upstream name, "" when none
+    std::string_view route;     ///< "/v1/messages", "/v1/messages/count_tokens", "/v1/models", "other"
+    std::string_view model;     ///< "" when none
+    std::string_view upstream;  ///< upstream name, "" when none
     int status = 0;
-    std::string error_type;  ///< "" on success
+    std::string_view error_type;  ///< "" on success
     double ttfb_s = -1;
     double duration_s = 0;
     int64_t input_tokens = 0, output_tokens = 0, cache_creation_tokens = 0, cache_read_tokens = 0;
@@ -45,14 +47,20 @@ class Registry;
 
 class Cell {
 public:
+    using SeriesKey = std::tuple<std::string, std::string, std::string, int>;
     void Record(const RequestSample& s);
 
 private:
     friend class Registry;
-    using SeriesKey = std::tuple<std::string, std::string, std::string, int>;
+    /// route \x1f model \x1f upstream \x1f status, looked up without allocating.
+    struct KeyHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
     std::mutex mutex_;
-    std::map<SeriesKey, uint64_t> requests_;
-    std::map<std::string, uint64_t> errors_;
+    std::unordered_map<std::string, uint64_t, KeyHash, std::equal_to<>> requests_;
+    std::unordered_map<std::string, uint64_t, KeyHash, std::equal_to<>> errors_;
+    std::string scratch_;
     Histogram ttfb_, duration_;
     int64_t tokens_[4] = {0, 0, 0, 0};
     int64_t cost_nanousd_ = 0;
@@ -64,6 +72,7 @@ struct Gauges {
     int64_t usage_queue_depth = 0;
     int64_t usage_spooled = 0;
     int64_t usage_written = 0;
+    Histogram usage_batch;  ///< commit time of usage batches
     std::map<std::string, int64_t> credentials;  ///< state -> count
 };
 

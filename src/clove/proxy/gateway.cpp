@@ -219,8 +219,9 @@ struct FinishGuard {
             std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - record.start).count();
         if (cell) {
             metrics::RequestSample m;
-            m.route = std::string(RouteLabel(record.path));
-            m.model = record.upstream.empty() ? (record.model.empty() ? "" : "other") : record.model;
+            m.route = RouteLabel(record.path);
+            m.model = record.upstream.empty() ? std::string_view(record.model.empty() ? "" : "other")
+                                              : std::string_view(record.model);
             m.upstream = record.upstream;
             m.status = record.status;
             m.error_type = error_type;
@@ -234,13 +235,14 @@ struct FinishGuard {
             cell->Record(m);
         }
         if (record.record_usage && ctx.usage) {
-            r.request_id = record.request_id;
+            // The record dies with this frame: its strings move to the usage queue.
+            r.request_id = std::move(record.request_id);
             r.ts_ms = record.wall_start_ms;
-            r.key_id = record.key_id;
-            r.upstream_id = record.upstream_id;
-            r.credential_id = record.credential_id;
-            r.model = record.model;
-            r.upstream_model = record.upstream_model.empty() ? record.model : record.upstream_model;
+            r.key_id = std::move(record.key_id);
+            r.upstream_id = std::move(record.upstream_id);
+            r.credential_id = std::move(record.credential_id);
+            r.upstream_model = record.upstream_model.empty() ? record.model : std::move(record.upstream_model);
+            r.model = std::move(record.model);
             r.status = record.status;
             r.error_type = std::move(error_type);
             r.stream = record.stream;
@@ -560,9 +562,14 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
                 }
                 rec.outcome = "upstream_failed";
                 bool timeout = ec == boost::beast::error::timeout;
-                co_await RespondError(ex, rec, timeout ? 504 : 502,
-                                      fmt::format("upstream \"{}\" is unreachable: {}", ucfg.name,
-                                                  timeout ? "connect timed out" : ec.message()));
+                // Named, not inline: GCC 12 destroys a ?: temporary inside a co_await
+                // full-expression twice (double free, seen with a refused proxy tunnel).
+                std::string reason = "connect timed out";
+                if (!timeout) {
+                    reason = ec.message();
+                }
+                const std::string message = fmt::format("upstream \"{}\" is unreachable: {}", ucfg.name, reason);
+                co_await RespondError(ex, rec, timeout ? 504 : 502, message);
                 co_return;
             }
         }

@@ -76,6 +76,9 @@ std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& stat
             throw std::runtime_error("upstream \"" + u.config.name + "\": base_url \"" + u.config.base_url +
                                      "\" is not a valid URL");
         }
+        if (state.settings.outbound_proxy && !upstream::SetProxy(*peer, *state.settings.outbound_proxy)) {
+            throw std::runtime_error("outbound_proxy \"" + *state.settings.outbound_proxy + "\" is not an http://host:port URL");
+        }
         UpstreamRuntime rt{u.id, u.config, *peer, u.priority, u.weight, {}};
         if (u.config.auth == config::UpstreamAuth::kKey) {
             for (const auto& c : u.credentials) {

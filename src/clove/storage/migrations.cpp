@@ -86,7 +86,7 @@ CREATE TABLE prices (
 );
 CREATE TABLE usage (
   id {{ID}},
-  request_id TEXT NOT NULL UNIQUE,
+  request_id TEXT NOT NULL,
   ts BIGINT NOT NULL,
   key_id TEXT,
   upstream_id TEXT,
@@ -108,9 +108,7 @@ CREATE TABLE usage (
 );
 CREATE INDEX usage_ts ON usage(ts);
 CREATE INDEX usage_key ON usage(key_id, id);
-CREATE INDEX usage_upstream ON usage(upstream_id, id);
-CREATE INDEX usage_model ON usage(model, id);
-CREATE INDEX usage_status ON usage(status, id);
+CREATE INDEX usage_errors ON usage(id) WHERE status >= 400;
 CREATE TABLE usage_hourly (
   bucket BIGINT NOT NULL,
   key_id TEXT NOT NULL,

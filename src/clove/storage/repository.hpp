@@ -116,9 +116,12 @@ std::vector<AuditRow> ListAudit(Session& s, int limit, std::optional<int64_t> be
 config::RuntimeState LoadRuntimeState(Session& s, const auth::SecretBox& box);
 
 // ---- usage ----
-/// Inserts the records (a replayed request_id is skipped) and folds the inserted ones into the
-/// hourly rollup and the keys'/credentials' last_used_at. Returns how many were new.
-size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records);
+/// Inserts the records and folds them into the hourly rollup and the keys'/credentials'
+/// last_used_at. With `replay` (records from the spool, which may hold a batch the database
+/// committed without confirming) a record already present (same ts and request_id, found through
+/// the ts index) is skipped. There is no unique index on request_id: it was the costliest part of
+/// every insert, and only replays can repeat a record. Returns how many were inserted.
+size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records, bool replay = false);
 
 struct UsageFilter {
     std::optional<std::string> key_id, upstream_id, credential_id, model;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -33,7 +34,11 @@ public:
             ExecScript("PRAGMA journal_mode=WAL");
             ExecScript(full_sync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
             ExecScript("PRAGMA foreign_keys=ON");
-            ExecScript("PRAGMA wal_autocheckpoint=1000");
+            ExecScript("PRAGMA wal_autocheckpoint=8192");
+            // The usage table's hot pages stay cached across batches (2 MiB default is too small
+            // once several indexes grow), and reads come from the mapping, not pread copies.
+            ExecScript("PRAGMA cache_size=-32768");
+            ExecScript("PRAGMA mmap_size=268435456");
         } else {
             // Readers must never checkpoint (only the writer does).
             sqlite3_wal_autocheckpoint(db_, 0);
@@ -107,10 +112,13 @@ public:
 private:
     struct Reset {
         sqlite3_stmt* st;
-        ~Reset() {
-            sqlite3_reset(st);
-            sqlite3_clear_bindings(st);
-        }
+        ~Reset() { sqlite3_reset(st); }  // every call binds every parameter again
+    };
+
+    /// Statement cache keyed by the SQL text, looked up without building a string.
+    struct SqlHash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
     };
 
     static bool IsUnavailable(int rc) {
@@ -126,7 +134,7 @@ private:
     }
 
     sqlite3_stmt* Prepare(std::string_view sql, std::span<const Value> params) {
-        auto it = statements_.find(std::string(sql));
+        auto it = statements_.find(sql);
         sqlite3_stmt* st;
         if (it != statements_.end()) {
             st = it->second;
@@ -163,7 +171,7 @@ private:
     }
 
     sqlite3* db_ = nullptr;
-    std::unordered_map<std::string, sqlite3_stmt*> statements_;
+    std::unordered_map<std::string, sqlite3_stmt*, SqlHash, std::equal_to<>> statements_;
 };
 
 class SqliteDatabase final : public Database {
@@ -208,6 +216,10 @@ private:
 }  // namespace
 
 std::unique_ptr<Database> OpenSqlite(const std::string& path, bool full_sync) {
+    // Before SQLite initialises: no global memory statistics, which otherwise take a global
+    // mutex on every allocation (measured: a few % of every usage insert).
+    static std::once_flag once;
+    std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
     return std::make_unique<SqliteDatabase>(path, full_sync);
 }
 

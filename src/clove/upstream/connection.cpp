@@ -41,10 +41,50 @@ Connection::~Connection() {
     Close();
 }
 
+namespace {
+
+/// Opens a CONNECT tunnel through an HTTP proxy on a connected stream: sends the request and
+/// reads the proxy's answer head (bounded), which must be 2xx. Nothing after the head is read.
+asio::awaitable<boost::system::error_code> OpenTunnel(beast::tcp_stream& s, const Peer& peer) {
+    std::string authority = peer.host;
+    if (authority.find(':') != std::string::npos) {
+        authority = "[" + authority + "]";  // IPv6 literal
+    }
+    authority += ":" + std::to_string(peer.port);
+    const std::string req = "CONNECT " + authority + " HTTP/1.1\r\nhost: " + authority + "\r\n\r\n";
+    auto [wec, wn] = co_await asio::async_write(s, asio::buffer(req), kTuple);
+    if (wec) {
+        co_return wec;
+    }
+    // Read byte-wise until the blank line: the tunnel's first bytes belong to the TLS handshake.
+    std::string head;
+    char c;
+    while (head.size() < 8192) {
+        auto [rec, n] = co_await s.async_read_some(asio::buffer(&c, 1), kTuple);
+        if (rec) {
+            co_return rec;
+        }
+        head += c;
+        if (head.size() >= 4 && head.compare(head.size() - 4, 4, "\r\n\r\n") == 0) {
+            break;
+        }
+    }
+    // "HTTP/1.x 200 ..." (any 2xx)
+    if (head.size() < 12 || head.compare(0, 5, "HTTP/") != 0 || head[9] != '2') {
+        co_return asio::error::connection_refused;
+    }
+    co_return boost::system::error_code{};
+}
+
+}  // namespace
+
 asio::awaitable<boost::system::error_code> Connection::Connect(std::chrono::milliseconds timeout) {
     auto& im = *impl_;
+    const bool via_proxy = !im.peer.proxy_host.empty();
     tcp::resolver resolver(im.ioc);
-    auto [rec, results] = co_await resolver.async_resolve(im.peer.host, std::to_string(im.peer.port), kTuple);
+    const std::string& host = via_proxy ? im.peer.proxy_host : im.peer.host;
+    const std::string port = std::to_string(via_proxy ? im.peer.proxy_port : im.peer.port);
+    auto [rec, results] = co_await resolver.async_resolve(host, port, kTuple);
     if (rec) {
         co_return rec;
     }
@@ -61,6 +101,11 @@ asio::awaitable<boost::system::error_code> Connection::Connect(std::chrono::mill
     }
     boost::system::error_code ignored;
     low.socket().set_option(tcp::no_delay(true), ignored);
+    if (via_proxy) {
+        if (auto pec = co_await OpenTunnel(low, im.peer)) {
+            co_return pec;
+        }
+    }
     if (im.peer.tls) {
         if (!SSL_set_tlsext_host_name(im.tls->native_handle(), im.peer.host.c_str())) {
             co_return boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());

@@ -68,4 +68,20 @@ std::optional<Peer> ParseBaseUrl(const std::string& url) {
     return p;
 }
 
+bool SetProxy(Peer& peer, const std::string& proxy_url) {
+    if (proxy_url.empty()) {
+        peer.proxy_host.clear();
+        peer.proxy_port = 0;
+        return true;
+    }
+    auto p = ParseBaseUrl(proxy_url);
+    if (!p || p->tls || !p->base_path.empty()) {
+        return false;
+    }
+    peer.proxy_host = p->host;
+    peer.proxy_port = p->port;
+    peer.key += " via " + p->host + ":" + std::to_string(p->port);
+    return true;
+}
+
 }  // namespace clove::upstream

@@ -15,7 +15,14 @@ struct Peer {
     std::string host_header;  ///< `host` or `host:port` when the port is not the default
     std::string base_path;    ///< "" or "/prefix" without a trailing slash
     std::string key;
+    /// Outbound HTTP proxy (CONNECT tunnel to host:port), empty = direct.
+    std::string proxy_host;
+    uint16_t proxy_port = 0;
 };
+
+/// Routes `peer` through the HTTP proxy `proxy_url` (`http://host[:port]`; "" = direct). The
+/// pool key includes the proxy. Returns false when the URL is not of that form.
+bool SetProxy(Peer& peer, const std::string& proxy_url);
 
 /// Parses `http(s)://host[:port][/path]`. Returns nullopt when the URL is not of that form.
 std::optional<Peer> ParseBaseUrl(const std::string& url);

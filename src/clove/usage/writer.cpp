@@ -115,7 +115,12 @@ bool UsageWriter::WriteBatch(std::vector<UsageRecord>& batch) {
     try {
         db_.WriteUsage([&](storage::Session& s) { storage::InsertUsage(s, batch); });
         written_ += batch.size();
-        last_batch_ms_ = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+        last_batch_ms_ = secs * 1000;
+        {
+            std::lock_guard lock(hist_mutex_);
+            batch_hist_.Observe(secs);
+        }
         if (db_down_) {
             log::info("usage writer: database reachable again");
         }
@@ -172,7 +177,7 @@ bool UsageWriter::ReplaySpool() {
             return true;
         }
         try {
-            db_.WriteUsage([&](storage::Session& s) { storage::InsertUsage(s, batch); });
+            db_.WriteUsage([&](storage::Session& s) { storage::InsertUsage(s, batch, /*replay=*/true); });
         } catch (const std::exception& e) {
             db_down_ = true;
             next_retry_ = Clock::now() + options_.retry_interval;

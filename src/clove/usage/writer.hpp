@@ -18,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "clove/metrics/metrics.hpp"
 #include "clove/storage/db.hpp"
 #include "clove/usage/record.hpp"
 
@@ -51,6 +52,11 @@ public:
     uint64_t spooled() const { return spooled_pending_.load(std::memory_order_relaxed); }
     /// Milliseconds the last batch took to commit (for metrics).
     double last_batch_ms() const { return last_batch_ms_.load(std::memory_order_relaxed); }
+    /// Commit times of every batch written so far.
+    metrics::Histogram batch_latency() const {
+        std::lock_guard lock(hist_mutex_);
+        return batch_hist_;
+    }
 
     /// One record as a spool line (JSON) and back; exposed for tests.
     static std::string ToLine(const UsageRecord& r);
@@ -74,6 +80,8 @@ private:
     std::atomic<uint64_t> written_{0};
     std::atomic<uint64_t> spooled_pending_{0};
     std::atomic<double> last_batch_ms_{0};
+    mutable std::mutex hist_mutex_;
+    metrics::Histogram batch_hist_;
     bool db_down_ = false;
     std::chrono::steady_clock::time_point next_retry_{};
     std::chrono::steady_clock::time_point next_prune_{};
