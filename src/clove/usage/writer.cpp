@@ -1,6 +1,8 @@
 #include "clove/usage/writer.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -69,6 +71,10 @@ void UsageWriter::Stop() {
 }
 
 void UsageWriter::Run() {
+    // Below the workers: a batch commit takes milliseconds of CPU, and on a busy core it must not
+    // delay a worker that has a response to send (measured: p99 latency at 1 connection went from
+    // ~0.2 ms to ~2 ms with the writer at the same priority). Linux nice is per thread.
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), 10);
     std::vector<UsageRecord> batch;
     for (;;) {
         bool stopping;
