@@ -122,8 +122,11 @@ forEachUsageBackend((backend, { name, opts }) => {
     const count = Number(/^clove_usage_batch_seconds_count (\d+)$/m.exec(r.metricsText)?.[1] ?? 0);
     assert.ok(count > 0, `no batches in /metrics:\n${r.metricsText.slice(0, 500)}`);
     const p99 = buckets.find(([, c]) => c >= 0.99 * count)?.[0];
-    console.log(`row 12 [${backend}] writer: ${count} batches, p99 <= ${p99} s`);
-    assert.ok(p99 <= 0.05, `p99 bucket ${p99} s: ${JSON.stringify(buckets)}`);
+    // The pass line is for the release build; under ASan+UBSan (3-5x slower) it is 0.25 s, to
+    // still catch a writer that stalls.
+    const limit = process.env.CLOVE_BUILD_KIND === 'asan' ? 0.25 : 0.05;
+    console.log(`row 12 [${backend}] writer: ${count} batches, p99 <= ${p99} s (limit ${limit} s)`);
+    assert.ok(p99 <= limit, `p99 bucket ${p99} s: ${JSON.stringify(buckets)}`);
   }, opts);
 
   row.check(name('SIGTERM after the load: exit 0 (final flush)'), async () => {
