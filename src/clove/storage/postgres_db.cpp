@@ -304,6 +304,8 @@ public:
         : writer_(url, timeout_ms, breaker_), reader_(url, timeout_ms, breaker_),
           usage_(url, std::max(timeout_ms, 5000), usage_breaker_) {
         writer_.Query("SELECT 1", {});  // fail fast at start when unreachable
+        // Connect the usage writer's session now, so the first batch does not pay for it.
+        usage_.Query("SELECT 1", {});
     }
     Backend backend() const override { return Backend::kPostgres; }
 
