@@ -12,6 +12,7 @@
 #include <boost/url/params_view.hpp>
 
 #include <openssl/crypto.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <map>
@@ -170,31 +171,8 @@ std::string PercentDecode(std::string_view s) {
 }
 
 bool ValidUtf8(std::string_view s) {
-    size_t i = 0;
-    const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-    while (i < s.size()) {
-        unsigned char c = p[i];
-        size_t n = c < 0x80 ? 0 : (c >> 5) == 6 ? 1 : (c >> 4) == 14 ? 2 : (c >> 3) == 30 ? 3 : 9;
-        if (n == 9 || i + n >= s.size()) {  // invalid lead byte or truncated sequence
-            return false;
-        }
-        if (c == 0) {
-            return false;
-        }
-        uint32_t cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
-        for (size_t k = 1; k <= n; ++k) {
-            if ((p[i + k] & 0xc0) != 0x80) {
-                return false;
-            }
-            cp = (cp << 6) | (p[i + k] & 0x3f);
-        }
-        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff)) {
-            return false;
-        }
-        i += n + 1;
-    }
-    return true;
+    // NUL is valid UTF-8 but never a meaningful filter value; refuse it too.
+    return s.find('\0') == std::string_view::npos && simdjson::validate_utf8(s.data(), s.size());
 }
 
 std::map<std::string, std::string> ParseQuery(std::string_view query) {
@@ -218,21 +196,6 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
     return out;
 }
 
-std::string_view Credential(const http::Request& req) {
-    auto key = req["x-api-key"];
-    if (!key.empty()) {
-        return key;
-    }
-    auto a = req[boost::beast::http::field::authorization];
-    if (a.size() > 7 && upstream::EqualsIgnoreCase(a.substr(0, 7), "bearer ")) {
-        a.remove_prefix(7);
-        while (!a.empty() && a.front() == ' ') {
-            a.remove_prefix(1);
-        }
-        return a;
-    }
-    return {};
-}
 
 bool ValidId(std::string_view id) { return IsName(id, 64, "_-"); }
 
@@ -1382,7 +1345,7 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                                request_id);
             reply.headers = "retry-after: " + std::to_string(wait) + "\r\n";
         } else {
-            std::string_view presented = Credential(ex.request);
+            std::string_view presented = proxy::PresentedKey(ex.request);
             if (presented.empty()) {
                 throw ApiError{401, "authentication_error",
                                "admin key required: send it as Authorization: Bearer <key> or x-api-key", {}};

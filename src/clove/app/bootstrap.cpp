@@ -160,13 +160,9 @@ void SetupAdminKeys(storage::Database& db, admin::AdminAuth& auth, const std::op
     });
     for (const auto& h : hashes) {
         proxy::KeyDigest d{};
-        if (h.size() != 64) {
-            continue;
+        if (proxy::DigestFromHex(h, d)) {
+            auth.Add(d);
         }
-        for (size_t i = 0; i < 32; ++i) {
-            d[i] = static_cast<unsigned char>(std::stoi(h.substr(2 * i, 2), nullptr, 16));
-        }
-        auth.Add(d);
     }
     if (!generated.empty()) {
         // Printed once, to stdout only (not the log): the operator stores it now.

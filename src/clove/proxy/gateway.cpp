@@ -81,21 +81,6 @@ bool ListedInConnection(std::string_view connection, std::string_view name) {
     return false;
 }
 
-std::string_view ClientCredential(const http::Request& req) {
-    auto key = req["x-api-key"];
-    if (!key.empty()) {
-        return key;
-    }
-    auto auth = req[boost::beast::http::field::authorization];
-    if (auth.size() > 7 && EqualsIgnoreCase(auth.substr(0, 7), "bearer ")) {
-        auto token = auth.substr(7);
-        while (!token.empty() && token.front() == ' ') {
-            token.remove_prefix(1);
-        }
-        return token;
-    }
-    return {};
-}
 
 std::string Hex(size_t n) {
     char buf[20];
@@ -382,7 +367,7 @@ asio::awaitable<void> Gateway::Handle(http::Exchange& ex) {
 
 asio::awaitable<bool> Gateway::Authenticate(http::Exchange& ex, RequestRecord& rec, const Snapshot& snap,
                                             const ClientKeyRuntime** key_out) {
-    std::string_view presented = ClientCredential(ex.request);
+    std::string_view presented = PresentedKey(ex.request);
     if (presented.empty()) {
         co_await RespondError(ex, rec, 401, "missing API key: send it in x-api-key or Authorization: Bearer");
         co_return false;

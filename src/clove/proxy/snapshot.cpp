@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "clove/base/glob.hpp"
+#include "clove/upstream/response_parser.hpp"
 
 namespace clove::proxy {
 
@@ -22,8 +23,7 @@ KeyDigest DigestKey(std::string_view key) {
     return d;
 }
 
-namespace {
-bool HexToDigest(std::string_view hex, KeyDigest& out) {
+bool DigestFromHex(std::string_view hex, KeyDigest& out) {
     if (hex.size() != 64) {
         return false;
     }
@@ -42,7 +42,22 @@ bool HexToDigest(std::string_view hex, KeyDigest& out) {
     }
     return true;
 }
-}  // namespace
+
+std::string_view PresentedKey(const boost::beast::http::request<boost::beast::http::string_body>& req) {
+    auto key = req["x-api-key"];
+    if (!key.empty()) {
+        return key;
+    }
+    auto auth = req[boost::beast::http::field::authorization];
+    if (auth.size() > 7 && upstream::EqualsIgnoreCase(auth.substr(0, 7), "bearer ")) {
+        auto token = auth.substr(7);
+        while (!token.empty() && token.front() == ' ') {
+            token.remove_prefix(1);
+        }
+        return token;
+    }
+    return {};
+}
 
 bool ClientKeyRuntime::AllowsModel(std::string_view model) const {
     if (allowed_models.empty()) {
@@ -95,7 +110,7 @@ std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& stat
     for (const auto& k : state.client_keys) {
         s->names.emplace(k.id, k.name);
         KeyDigest d;
-        if (!k.enabled || !HexToDigest(k.hash_hex, d)) {
+        if (!k.enabled || !DigestFromHex(k.hash_hex, d)) {
             continue;
         }
         s->client_keys.emplace(d, ClientKeyRuntime{k.id, k.name, k.expires_at_ms, k.allowed_models, k.limits});

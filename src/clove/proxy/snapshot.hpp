@@ -10,6 +10,9 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
 #include "clove/config/config.hpp"
 #include "clove/config/runtime.hpp"
 #include "clove/upstream/peer.hpp"
@@ -94,6 +97,10 @@ struct Snapshot {
 };
 
 KeyDigest DigestKey(std::string_view key);
+/// Parses a 64-hex-digit SHA-256 (as stored in the database). False when malformed.
+bool DigestFromHex(std::string_view hex, KeyDigest& out);
+/// The key a request presents: `x-api-key`, else an `Authorization: Bearer` token; "" if none.
+std::string_view PresentedKey(const boost::beast::http::request<boost::beast::http::string_body>& req);
 
 /// Publishes snapshots atomically: readers Load() once per request, writers Store() a new one.
 class SnapshotStore {
