@@ -22,7 +22,7 @@ import {
   MODEL,
 } from './_admin.mjs';
 
-const DEFAULT_LIMITS = { rpm: null, tpm: null, concurrency: null, budget_usd: null, budget_period: 'total' };
+const DEFAULT_LIMITS = { rpm: null, tpm: null, input_tpm: null, output_tpm: null, daily_budget_usd: null, monthly_budget_usd: null, concurrency: null, budget_usd: null, budget_period: 'total' };
 const KEY_FIELDS = ['id', 'name', 'prefix', 'enabled', 'created_at', 'last_used_at', 'expires_at', 'allowed_models', 'limits', 'usage'];
 
 function assertKeyShape(k) {
@@ -187,7 +187,7 @@ forEachBackend('client keys', (backend) => {
 
   test('limits and names round-trip; PATCH changes only what it names', async (t) => {
     const env = await startEnv(t, backend);
-    const limits = { rpm: 60, tpm: 100000, concurrency: 4, budget_usd: 12.5, budget_period: 'monthly' };
+    const limits = { rpm: 60, tpm: 100000, input_tpm: 50000, output_tpm: 20000, daily_budget_usd: 2.5, monthly_budget_usd: 40, concurrency: 4, budget_usd: 12.5, budget_period: 'monthly' };
     const k = await create(env, '/keys', { name: 'alice@example.com Team-1.x_y', limits, enabled: false });
     assert.equal(k.name, 'alice@example.com Team-1.x_y');
     assert.deepEqual(k.limits, limits);
@@ -198,7 +198,7 @@ forEachBackend('client keys', (backend) => {
     assert.equal(long.limits.budget_usd, 0);
     assert.equal(long.limits.budget_period, 'daily');
 
-    const newLimits = { rpm: null, tpm: 5, concurrency: null, budget_usd: null, budget_period: 'total' };
+    const newLimits = { rpm: null, tpm: 5, input_tpm: null, output_tpm: null, daily_budget_usd: null, monthly_budget_usd: null, concurrency: null, budget_usd: null, budget_period: 'total' };
     const p = await env.api('PATCH', `/keys/${k.id}`, { limits: newLimits, name: 'renamed key' });
     assert.equal(p.status, 200, describeRes(p));
     assert.deepEqual(p.json.limits, newLimits);

@@ -66,7 +66,8 @@ forEachBackend('restart', (backend) => {
 
     const snap = async () => ({
       upstreams: stable((await get(env, '/upstreams')).data),
-      creds: stable((await get(env, `/upstreams/${seeded.id}/credentials`)).data),
+      // counters and in_flight are live (per process); last_used_at is when it was last picked
+      creds: stable((await get(env, `/upstreams/${seeded.id}/credentials`)).data).map(({ counters, in_flight, ...c }) => c),
       keys: stable((await get(env, '/keys')).data),
       settings: await get(env, '/settings'),
       prices: (await get(env, '/prices')).data,

@@ -25,7 +25,15 @@ const DEFAULT_SETTINGS = {
   first_byte_timeout_ms: 600000,
   stream_idle_timeout_ms: 300000,
   usage_retention_days: 90,
-  default_limits: { rpm: null, tpm: null, concurrency: null, budget_usd: null, budget_period: 'total' },
+  max_attempts: 3,
+  failover_deadline_ms: 60000,
+  cooldown_fallback_ms: 60000,
+  failure_threshold: 3,
+  failure_cooldown_ms: 30000,
+  sticky_ttl_ms: 300000,
+  first_byte_keepalive_ms: 5000,
+  keepalive_interval_ms: 15000,
+  default_limits: { rpm: null, tpm: null, input_tpm: null, output_tpm: null, daily_budget_usd: null, monthly_budget_usd: null, concurrency: null, budget_usd: null, budget_period: 'total' },
 };
 
 forEachBackend('status, settings, metrics', (backend) => {
@@ -82,7 +90,7 @@ forEachBackend('status, settings, metrics', (backend) => {
     assert.equal(r.status, 200, describeRes(r));
     assert.equal(r.json.connect_timeout_ms, 1234);
     assert.equal(r.json.outbound_proxy, 'http://127.0.0.1:3128');
-    assert.deepEqual(r.json.default_limits, { rpm: 100, tpm: 200000, concurrency: 3, budget_usd: 50, budget_period: 'daily' });
+    assert.deepEqual(r.json.default_limits, { rpm: 100, tpm: 200000, input_tpm: null, output_tpm: null, daily_budget_usd: null, monthly_budget_usd: null, concurrency: 3, budget_usd: 50, budget_period: 'daily' });
     assert.equal(r.json.log_level, 'debug', 'earlier change kept');
     r = await env.api('PATCH', '/settings', { outbound_proxy: null });
     assert.equal(r.status, 200, describeRes(r));

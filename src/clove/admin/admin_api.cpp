@@ -87,7 +87,7 @@ void AdminAuth::Failure(const std::string& address) {
 void Services::Rebuild() {
     std::lock_guard lock(rebuild_mutex);
     auto state = db.Write([&](Session& s) { return storage::LoadRuntimeState(s, box); });
-    auto snap = proxy::Snapshot::Build(state);
+    auto snap = proxy::Snapshot::Build(state, health);
     snapshots.Store(std::move(snap));
 }
 
@@ -207,10 +207,15 @@ double Usd(int64_t nano) { return static_cast<double>(nano) / 1e9; }
 // JSON views of rows
 
 json::object LimitsJson(const config::Limits& l) {
+    auto usd = [](const std::optional<double>& d) { return d ? json::value(*d) : json::value(nullptr); };
     return {{"rpm", OptIntJson(l.rpm)},
             {"tpm", OptIntJson(l.tpm)},
+            {"input_tpm", OptIntJson(l.input_tpm)},
+            {"output_tpm", OptIntJson(l.output_tpm)},
             {"concurrency", OptIntJson(l.concurrency)},
-            {"budget_usd", l.budget_usd ? json::value(*l.budget_usd) : json::value(nullptr)},
+            {"daily_budget_usd", usd(l.daily_budget_usd)},
+            {"monthly_budget_usd", usd(l.monthly_budget_usd)},
+            {"budget_usd", usd(l.budget_usd)},
             {"budget_period", l.budget_period}};
 }
 
@@ -239,6 +244,7 @@ json::object UpstreamJson(const storage::UpstreamRow& u, const std::vector<stora
             {"model_map", std::move(map)},
             {"priority", u.priority},
             {"weight", u.weight},
+            {"credential_concurrency", u.credential_concurrency},
             {"enabled", u.enabled},
             {"connect_timeout_ms", u.cfg.connect_timeout_ms},
             {"first_byte_timeout_ms", u.cfg.first_byte_timeout_ms},
@@ -248,17 +254,53 @@ json::object UpstreamJson(const storage::UpstreamRow& u, const std::vector<stora
             {"updated_at", FormatTime(u.updated_at)}};
 }
 
-json::object CredentialJson(const storage::CredentialRow& c) {
+/// A credential as stored, with its live routing state (`live`, when given) taking precedence:
+/// the state machine runs in memory and is persisted when it changes.
+json::object CredentialJson(const storage::CredentialRow& c, const routing::HealthTable* live = nullptr) {
     std::string state = c.enabled ? c.state : "disabled";
+    std::optional<std::string> last_error = c.last_error;
+    std::optional<int64_t> cooldown_until = c.cooldown_until;
+    std::optional<int64_t> last_used = c.last_used_at;
+    json::object counters{{"requests", 0}, {"successes", 0}, {"failures", 0}, {"rate_limited", 0}};
+    int64_t in_flight = 0;
+    if (auto h = live ? live->Find(c.id) : nullptr) {
+        const auto st = h->Snapshot();
+        const auto eff = routing::EffectiveHealth(st, live->clock().SteadyMs());
+        if (c.enabled) {
+            state = std::string(routing::HealthName(eff));
+        }
+        cooldown_until.reset();
+        if (eff == routing::Health::kCoolingDown) {
+            cooldown_until = st.until_wall_ms;
+        }
+        if (!st.last_error.empty()) {
+            last_error = st.last_error;
+        } else if (eff == routing::Health::kValid) {
+            last_error.reset();
+        }
+        if (auto used = h->last_used_wall_ms.load(); used > 0 && (!last_used || used > *last_used)) {
+            last_used = used;
+        }
+        counters = {{"requests", h->requests.load()},
+                    {"successes", h->successes.load()},
+                    {"failures", h->failures.load()},
+                    {"rate_limited", h->rate_limited.load()}};
+        in_flight = h->in_flight.load();
+    } else if (state == "cooling_down" && cooldown_until && *cooldown_until <= storage::NowMs()) {
+        state = "valid";
+        cooldown_until.reset();
+    }
     return {{"id", c.id},
             {"upstream_id", c.upstream_id},
             {"label", c.label},
             {"hint", c.hint},
             {"enabled", c.enabled},
             {"state", state},
-            {"last_error", c.last_error ? json::value(*c.last_error) : json::value(nullptr)},
-            {"cooldown_until", TimeOrNull(c.cooldown_until)},
-            {"last_used_at", TimeOrNull(c.last_used_at)},
+            {"last_error", last_error ? json::value(*last_error) : json::value(nullptr)},
+            {"cooldown_until", TimeOrNull(cooldown_until)},
+            {"last_used_at", TimeOrNull(last_used)},
+            {"in_flight", in_flight},
+            {"counters", counters},
             {"created_at", FormatTime(c.created_at)}};
 }
 
@@ -293,6 +335,14 @@ json::object SettingsJson(const config::Settings& st) {
             {"first_byte_timeout_ms", st.first_byte_timeout_ms},
             {"stream_idle_timeout_ms", st.stream_idle_timeout_ms},
             {"usage_retention_days", st.usage_retention_days},
+            {"max_attempts", st.max_attempts},
+            {"failover_deadline_ms", st.failover_deadline_ms},
+            {"cooldown_fallback_ms", st.cooldown_fallback_ms},
+            {"failure_threshold", st.failure_threshold},
+            {"failure_cooldown_ms", st.failure_cooldown_ms},
+            {"sticky_ttl_ms", st.sticky_ttl_ms},
+            {"first_byte_keepalive_ms", st.first_byte_keepalive_ms},
+            {"keepalive_interval_ms", st.keepalive_interval_ms},
             {"default_limits", LimitsJson(st.default_limits)}};
 }
 
@@ -324,7 +374,8 @@ config::Limits ReadLimits(const json::value& v, const std::string& path, config:
         Invalid(path, "must be an object");
     }
     Fields f(v.as_object(), path + ".");
-    f.RejectUnknown({"rpm", "tpm", "concurrency", "budget_usd", "budget_period"});
+    f.RejectUnknown({"rpm", "tpm", "input_tpm", "output_tpm", "concurrency", "daily_budget_usd",
+                     "monthly_budget_usd", "budget_usd", "budget_period"});
     auto opt_int = [&](const char* name, std::optional<int64_t>& out) {
         if (!f.Has(name)) {
             return;
@@ -337,14 +388,22 @@ config::Limits ReadLimits(const json::value& v, const std::string& path, config:
     };
     opt_int("rpm", l.rpm);
     opt_int("tpm", l.tpm);
+    opt_int("input_tpm", l.input_tpm);
+    opt_int("output_tpm", l.output_tpm);
     opt_int("concurrency", l.concurrency);
-    if (f.Has("budget_usd")) {
-        if (f.IsNull("budget_usd")) {
-            l.budget_usd.reset();
-        } else {
-            l.budget_usd = f.Number("budget_usd", 0, 1e12);
+    auto opt_usd = [&](const char* name, std::optional<double>& out) {
+        if (!f.Has(name)) {
+            return;
         }
-    }
+        if (f.IsNull(name)) {
+            out.reset();
+        } else {
+            out = f.Number(name, 0, 1e12);
+        }
+    };
+    opt_usd("budget_usd", l.budget_usd);
+    opt_usd("daily_budget_usd", l.daily_budget_usd);
+    opt_usd("monthly_budget_usd", l.monthly_budget_usd);
     if (auto p = f.String("budget_period")) {
         if (*p != "total" && *p != "daily" && *p != "monthly") {
             Invalid(f.Path("budget_period"), "must be total, daily or monthly");
@@ -369,10 +428,12 @@ void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool
     Fields f(body);
     if (create) {
         f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
-                         "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms", "credentials"});
+                         "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
+                         "credential_concurrency", "credentials"});
     } else {
         f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
-                         "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms"});
+                         "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
+                         "credential_concurrency"});
     }
     if (auto v = f.String("name")) {
         if (!IsName(*v, 64, "._-")) {
@@ -436,6 +497,7 @@ void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool
     }
     if (auto v = f.Int("priority", -1000, 1000)) u.priority = static_cast<int>(*v);
     if (auto v = f.Int("weight", 1, 1000)) u.weight = static_cast<int>(*v);
+    if (auto v = f.Int("credential_concurrency", 0, 100'000)) u.credential_concurrency = *v;
     if (auto v = f.Bool("enabled")) u.enabled = *v;
     if (auto v = f.Int("connect_timeout_ms", 1, 3'600'000)) u.cfg.connect_timeout_ms = static_cast<uint32_t>(*v);
     if (auto v = f.Int("first_byte_timeout_ms", 1, 3'600'000)) u.cfg.first_byte_timeout_ms = static_cast<uint32_t>(*v);
@@ -714,7 +776,7 @@ private:
             if (!storage::GetUpstream(s, upstream_id)) NotFound("upstream " + upstream_id + " not found");
             json::array a;
             for (const auto& c : storage::ListCredentials(s, upstream_id)) {
-                a.push_back(CredentialJson(c));
+                a.push_back(CredentialJson(c, s_.health));
             }
             return Json(200, json::object{{"data", std::move(a)}});
         });
@@ -761,7 +823,7 @@ private:
         return s_.db.Read([&](Session& s) {
             auto c = storage::GetCredential(s, id);
             if (!c) NotFound("credential " + id + " not found");
-            return Json(200, CredentialJson(*c));
+            return Json(200, CredentialJson(*c, s_.health));
         });
     }
 
@@ -780,9 +842,14 @@ private:
             if (enabled) {
                 c->enabled = *enabled;
                 changes["enabled"] = *enabled;
-                if (*enabled && c->state == "invalid") {
-                    c->state = "valid";  // an operator re-enabling a key vouches for it
+                if (*enabled) {
+                    // An operator enabling a key vouches for it: invalid and cooling states end.
+                    c->state = "valid";
                     c->last_error.reset();
+                    c->cooldown_until.reset();
+                    if (s_.health) {
+                        s_.health->Reset(id);
+                    }
                 }
             }
             if (label) {
@@ -791,7 +858,7 @@ private:
             }
             storage::UpdateCredential(s, *c);
             storage::AppendAudit(s, actor_, "update", "credential", id, json::serialize(changes));
-            return Json(200, CredentialJson(*c));
+            return Json(200, CredentialJson(*c, s_.health));
         });
     }
 
@@ -921,7 +988,9 @@ private:
     Reply PatchSettings(const json::object& body) {
         Fields f(body);
         f.RejectUnknown({"log_level", "outbound_proxy", "connect_timeout_ms", "first_byte_timeout_ms",
-                         "stream_idle_timeout_ms", "usage_retention_days", "default_limits"});
+                         "stream_idle_timeout_ms", "usage_retention_days", "default_limits", "max_attempts",
+                         "failover_deadline_ms", "cooldown_fallback_ms", "failure_threshold", "failure_cooldown_ms",
+                         "sticky_ttl_ms", "first_byte_keepalive_ms", "keepalive_interval_ms"});
         return s_.db.Write([&](Session& s) {
             auto st = storage::LoadSettings(s);
             if (auto v = f.String("log_level")) {
@@ -947,6 +1016,14 @@ private:
             if (auto v = f.Int("first_byte_timeout_ms", 1, 3'600'000)) st.first_byte_timeout_ms = static_cast<uint32_t>(*v);
             if (auto v = f.Int("stream_idle_timeout_ms", 1, 3'600'000)) st.stream_idle_timeout_ms = static_cast<uint32_t>(*v);
             if (auto v = f.Int("usage_retention_days", 1, 3650)) st.usage_retention_days = static_cast<int>(*v);
+            if (auto v = f.Int("max_attempts", 1, 10)) st.max_attempts = static_cast<int>(*v);
+            if (auto v = f.Int("failover_deadline_ms", 1, 3'600'000)) st.failover_deadline_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("cooldown_fallback_ms", 1, 86'400'000)) st.cooldown_fallback_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("failure_threshold", 1, 1000)) st.failure_threshold = static_cast<int>(*v);
+            if (auto v = f.Int("failure_cooldown_ms", 1, 86'400'000)) st.failure_cooldown_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("sticky_ttl_ms", 1, 86'400'000)) st.sticky_ttl_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("first_byte_keepalive_ms", 50, 3'600'000)) st.first_byte_keepalive_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("keepalive_interval_ms", 50, 3'600'000)) st.keepalive_interval_ms = static_cast<uint32_t>(*v);
             if (auto* v = f.Get("default_limits")) st.default_limits = ReadLimits(*v, "default_limits", st.default_limits);
             storage::SaveSettings(s, st);
             json::object changes;
@@ -1414,9 +1491,18 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                             if (status == 401 || status == 403) {
                                 c->state = "invalid";
                                 c->last_error = std::string(result.at("message").as_string());
-                            } else if (ok && c->state == "invalid") {
-                                c->state = "valid";
-                                c->last_error.reset();
+                                if (s_.health) {
+                                    s_.health->MarkInvalid(id, *c->last_error);
+                                }
+                            } else if (ok) {
+                                auto live = s_.health ? s_.health->Find(id) : nullptr;
+                                if (c->state == "invalid" || (live && live->health() == routing::Health::kInvalid)) {
+                                    c->state = "valid";
+                                    c->last_error.reset();
+                                    if (s_.health) {
+                                        s_.health->Reset(id);
+                                    }
+                                }
                             }
                             storage::UpdateCredential(s, *c);
                             storage::AppendAudit(s, actor, "test", "credential", c->id, json::serialize(result));

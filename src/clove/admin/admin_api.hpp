@@ -1,5 +1,8 @@
 #pragma once
 
+#include "clove/quota/limiter.hpp"
+#include "clove/routing/credential_state.hpp"
+
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -62,6 +65,8 @@ struct Services {
     int64_t started_at_ms = 0;
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     std::mutex rebuild_mutex;
+    routing::HealthTable* health = nullptr;  ///< live credential state (set by the app)
+    quota::Limiter* limiter = nullptr;       ///< client key counters (set by the app)
 
     /// Loads the runtime state in one transaction, builds a snapshot and publishes it. Blocking.
     /// Throws storage::DbError / std::runtime_error.

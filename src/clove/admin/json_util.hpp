@@ -1,5 +1,7 @@
 #pragma once
 
+#include "clove/base/time.hpp"
+
 // Small helpers of the admin API: its error type, RFC 3339 times, and strict readers of JSON
 // request fields that report the field's path.
 
@@ -35,10 +37,10 @@ struct ApiError {
 }
 
 /// "2026-11-27T06:47:23.120Z"
-std::string FormatTime(int64_t unix_ms);
+inline std::string FormatTime(int64_t unix_ms) { return base::FormatTimeMs(unix_ms); }
 boost::json::value TimeOrNull(const std::optional<int64_t>& unix_ms);
 /// RFC 3339 (Z or ±hh:mm offset, optional fraction) or a decimal Unix-ms number. nullopt if neither.
-std::optional<int64_t> ParseTime(std::string_view text);
+inline std::optional<int64_t> ParseTime(std::string_view text) { return base::ParseTimeMs(text); }
 
 /// Parses a request body as a JSON object (400 on anything else).
 boost::json::object ParseObject(std::string_view body);

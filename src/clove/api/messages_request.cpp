@@ -59,6 +59,7 @@ struct TopLevelHandler {
     bool model_not_string = false;
     std::optional<bool> stream;
     bool stream_invalid = false;
+    int64_t max_tokens = 0;
 
     bool AtTopValue() const { return depth == 1; }
     void NonString() {
@@ -99,8 +100,16 @@ struct TopLevelHandler {
         return true;
     }
     bool on_number_part(std::string_view, boost::system::error_code&) { return true; }
-    bool on_int64(std::int64_t, std::string_view, boost::system::error_code&) { NonString(); return true; }
-    bool on_uint64(std::uint64_t, std::string_view, boost::system::error_code&) { NonString(); return true; }
+    bool on_int64(std::int64_t v, std::string_view, boost::system::error_code&) {
+        if (AtTopValue() && key == "max_tokens") { max_tokens = v; }
+        NonString();
+        return true;
+    }
+    bool on_uint64(std::uint64_t v, std::string_view, boost::system::error_code&) {
+        if (AtTopValue() && key == "max_tokens") { max_tokens = static_cast<int64_t>(v); }
+        NonString();
+        return true;
+    }
     bool on_double(double, std::string_view, boost::system::error_code&) { NonString(); return true; }
     bool on_bool(bool b, boost::system::error_code&) {
         if (AtTopValue()) {
@@ -146,7 +155,37 @@ std::optional<RequestError> ParseLarge(std::string_view body, MessagesRequestVie
     }
     out.model = std::move(*h.model);
     out.stream = h.stream.value_or(false);
+    out.max_tokens = h.max_tokens;
     return std::nullopt;
+}
+
+/// See MessagesRequestView::cache_prefix_hashes. Minified JSON of each part, so whitespace and
+/// key spacing do not matter; a breakpoint inside a message counts the whole message.
+void CachePrefixHashes(const simdjson::dom::object& obj, std::string_view model, std::vector<uint64_t>& out) {
+    std::string acc(model);
+    auto mark = [&](std::string_view part) {
+        if (part.find("\"cache_control\"") != std::string_view::npos && out.size() < 8) {
+            out.push_back(std::hash<std::string_view>{}(acc));
+        }
+    };
+    for (const char* field : {"tools", "system"}) {
+        simdjson::dom::element el;
+        if (!obj.at_key(field).get(el)) {
+            acc += '\x1e';
+            std::string part = simdjson::minify(el);
+            acc += part;
+            mark(part);
+        }
+    }
+    simdjson::dom::array messages;
+    if (!obj.at_key("messages").get_array().get(messages)) {
+        for (simdjson::dom::element m : messages) {
+            acc += '\x1f';
+            std::string part = simdjson::minify(m);
+            acc += part;
+            mark(part);
+        }
+    }
 }
 
 }  // namespace
@@ -187,6 +226,15 @@ std::optional<RequestError> ParseMessagesRequest(std::string_view body, Messages
             return RequestError{"stream: Input should be a valid boolean"};
         }
         out.stream = b;
+    }
+    out.max_tokens = 0;
+    int64_t mt = 0;
+    if (!obj.at_key("max_tokens").get_int64().get(mt)) {
+        out.max_tokens = mt;
+    }
+    out.cache_prefix_hashes.clear();
+    if (body.find("\"cache_control\"") != std::string_view::npos) {
+        CachePrefixHashes(obj, model_sv, out.cache_prefix_hashes);
     }
     return std::nullopt;
 }

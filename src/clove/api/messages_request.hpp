@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+#include <cstdint>
 
 namespace clove::api {
 
@@ -12,6 +14,11 @@ namespace clove::api {
 struct MessagesRequestView {
     std::string model;
     bool stream = false;
+    int64_t max_tokens = 0;  ///< 0 when absent (count_tokens)
+    /// Prompt-cache affinity: one hash per cache_control breakpoint, shortest prefix first, of
+    /// model + tools + system + the messages up to the one holding the breakpoint. Empty when the
+    /// body has no cache_control (only computed for bodies up to 1 MiB).
+    std::vector<uint64_t> cache_prefix_hashes;
 };
 
 /// A client-facing validation failure (always 400 invalid_request_error).

@@ -5,6 +5,8 @@
 
 #include "clove/app/app.hpp"
 
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 
 #include <csignal>
@@ -21,6 +23,9 @@
 #include "clove/proxy/snapshot.hpp"
 #include "clove/storage/repository.hpp"
 #include "clove/usage/writer.hpp"
+#include "clove/quota/limiter.hpp"
+#include "clove/routing/credential_state.hpp"
+#include "clove/routing/sticky.hpp"
 
 namespace clove::app {
 
@@ -110,6 +115,37 @@ int Main(int argc, char** argv) {
     admin::Services services{*db, *box, store, writer, metrics, blocking, in_flight, {}, 0,
                              std::chrono::steady_clock::now(), {}};
     services.started_at_ms = storage::NowMs();
+    // Live routing state: credential health (persisted when it changes, off the worker threads,
+    // in order), prompt-cache affinity, and the client keys' limit counters.
+    const base::Clock& clock = base::SystemClock::Get();
+    routing::HealthTable health(clock);
+    routing::StickyTable sticky;
+    quota::Limiter limiter(clock);
+    services.health = &health;
+    services.limiter = &limiter;
+    auto persist = asio::make_strand(blocking);
+    health.SetSink([&db, persist](const std::string& id, const routing::Persisted& p) {
+        asio::post(persist, [&db, id, p] {
+            try {
+                db->Write([&](storage::Session& s) {
+                    storage::UpdateCredentialState(s, id, p.state, p.last_error, p.cooldown_until_wall_ms);
+                });
+            } catch (const std::exception& e) {
+                log::warn("credential {}: state {} not stored: {}", id, p.state, e.what());
+            }
+        });
+    });
+    try {
+        const int64_t wall = clock.WallMs();
+        auto spend = db->Read([&](storage::Session& s) {
+            return storage::SpendByKey(s, quota::Limiter::DayStartMs(wall), quota::Limiter::MonthStartMs(wall));
+        });
+        for (const auto& k : spend) {
+            limiter.SeedSpend(k.key_id, k.since_day, k.since_month, k.total);
+        }
+    } catch (const std::exception& e) {
+        log::warn("budget counters start from zero: cannot read the spend: {}", e.what());
+    }
     try {
         services.Rebuild();
         SetupAdminKeys(*db, services.auth, Env("ADMIN_API_KEYS"));
@@ -146,7 +182,7 @@ int Main(int argc, char** argv) {
         }
     }
     upstream::SharedTlsContext tls;
-    proxy::GatewayContext gctx{store, tls, &writer, &metrics, &in_flight};
+    proxy::GatewayContext gctx{store, tls, &writer, &metrics, &in_flight, &health, &sticky, &limiter, &clock};
     http::Server server(opts, [&](asio::io_context& ioc) {
         return std::make_unique<FrontHandler>(ioc, gctx, admin_api);
     });

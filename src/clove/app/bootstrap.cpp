@@ -81,6 +81,10 @@ bool Seed(storage::Database& db, const auth::SecretBox& box, const config::Confi
             storage::UpstreamRow r = row.value_or(storage::UpstreamRow{});
             r.cfg = u;
             r.cfg.api_key.clear();
+            r.cfg.api_keys.clear();
+            r.priority = u.priority;
+            r.weight = u.weight;
+            r.credential_concurrency = u.credential_concurrency;
             r.updated_at = now;
             if (!row) {
                 r.id = auth::GenerateId("up_");
@@ -91,16 +95,21 @@ bool Seed(storage::Database& db, const auth::SecretBox& box, const config::Confi
                 storage::UpdateUpstream(s, r);
                 storage::AppendAudit(s, actor, "update", "upstream", r.id, "{\"name\":\"" + u.name + "\"}");
             }
+            std::vector<std::string> keys;
             if (u.auth == config::UpstreamAuth::kKey && !u.api_key.empty()) {
-                auto fp = box.Fingerprint(u.api_key);
+                keys.push_back(u.api_key);
+                keys.insert(keys.end(), u.api_keys.begin(), u.api_keys.end());
+            }
+            for (const auto& key : keys) {
+                auto fp = box.Fingerprint(key);
                 if (!storage::FindCredentialByFingerprint(s, r.id, fp)) {
                     storage::CredentialRow cr;
                     cr.id = auth::GenerateId("cred_");
                     cr.upstream_id = r.id;
                     cr.label = "from config";
-                    cr.sealed = box.Seal(u.api_key, cr.id);
+                    cr.sealed = box.Seal(key, cr.id);
                     cr.fingerprint = fp;
-                    cr.hint = auth::Hint(u.api_key);
+                    cr.hint = auth::Hint(key);
                     cr.created_at = now;
                     storage::InsertCredential(s, cr);
                     storage::AppendAudit(s, actor, "create", "credential", cr.id, "{\"hint\":\"" + cr.hint + "\"}");

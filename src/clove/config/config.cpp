@@ -257,9 +257,9 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
         for (auto& node : *ups) {
             std::string prefix = fmt::format("upstream[{}]", i++);
             TableReader r(*node.as_table(), prefix, path, env);
-            r.RejectUnknown({"name", "kind", "base_url", "api_key", "auth", "models", "model_map",
-                             "connect_timeout_ms", "first_byte_timeout_ms",
-                             "stream_idle_timeout_ms"});
+            r.RejectUnknown({"name", "kind", "base_url", "api_key", "api_keys", "auth", "models", "model_map",
+                             "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
+                             "priority", "weight", "credential_concurrency"});
             UpstreamConfig u;
             r.String("name", u.name);
             if (u.name.empty()) {
@@ -274,6 +274,14 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
             r.String("base_url", u.base_url);
             ValidateBaseUrl(u.base_url, path, r.Field("base_url"));
             r.String("api_key", u.api_key);
+            r.StringArray("api_keys", u.api_keys);
+            if (u.api_key.empty() && !u.api_keys.empty()) {
+                u.api_key = u.api_keys.front();
+                u.api_keys.erase(u.api_keys.begin());
+            }
+            r.Integer("priority", u.priority, -1'000'000, 1'000'000);
+            r.Integer("weight", u.weight, 1, 1'000'000);
+            r.Integer("credential_concurrency", u.credential_concurrency, 0, 1'000'000);
             std::string auth = "key";
             r.String("auth", auth);
             if (auth == "passthrough") {

@@ -25,6 +25,10 @@ struct UpstreamConfig {
     UpstreamKind kind = UpstreamKind::kAnthropic;
     std::string base_url = "https://api.anthropic.com";
     std::string api_key;  ///< secret: never logged or returned.
+    std::vector<std::string> api_keys;  ///< more credentials (secrets); seeded like api_key
+    int priority = 0;                   ///< higher is tried first
+    int weight = 1;                     ///< share within a priority tier
+    int64_t credential_concurrency = 0; ///< per-credential in-flight cap; 0 = none
     UpstreamAuth auth = UpstreamAuth::kKey;
     std::vector<std::string> models = {"claude-*"};      ///< globs, first upstream matching wins.
     std::map<std::string, std::string> model_map;        ///< client name -> upstream name.

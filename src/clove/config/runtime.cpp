@@ -28,8 +28,19 @@ RuntimeState FromConfig(const Config& c) {
         spec.id = "cfg-upstream-" + std::to_string(n++);
         spec.config = u;
         spec.config.api_key.clear();
-        if (u.auth == UpstreamAuth::kKey && !u.api_key.empty()) {
-            spec.credentials.push_back({spec.id + "-key", u.api_key, true, "valid"});
+        spec.config.api_keys.clear();
+        spec.priority = u.priority;
+        spec.weight = u.weight;
+        spec.credential_concurrency = u.credential_concurrency;
+        if (u.auth == UpstreamAuth::kKey) {
+            int k = 0;
+            if (!u.api_key.empty()) {
+                spec.credentials.push_back({spec.id + "-key", u.api_key, true, "valid", std::nullopt, std::nullopt});
+            }
+            for (const auto& extra : u.api_keys) {
+                spec.credentials.push_back(
+                    {spec.id + "-key" + std::to_string(++k), extra, true, "valid", std::nullopt, std::nullopt});
+            }
         }
         st.upstreams.push_back(std::move(spec));
     }

@@ -15,10 +15,19 @@ namespace clove::config {
 /// Limits of a client key, enforced by routing. nullopt = unlimited.
 struct Limits {
     std::optional<int64_t> rpm;
-    std::optional<int64_t> tpm;
+    std::optional<int64_t> tpm;         ///< input + output tokens per minute
+    std::optional<int64_t> input_tpm;
+    std::optional<int64_t> output_tpm;
     std::optional<int64_t> concurrency;
-    std::optional<double> budget_usd;
+    std::optional<double> daily_budget_usd;    ///< UTC day
+    std::optional<double> monthly_budget_usd;  ///< UTC month
+    std::optional<double> budget_usd;          ///< over `budget_period`
     std::string budget_period = "total";  ///< total | daily | monthly
+
+    bool any() const {
+        return rpm || tpm || input_tpm || output_tpm || concurrency || daily_budget_usd || monthly_budget_usd ||
+               budget_usd;
+    }
 };
 
 struct CredentialSpec {
@@ -26,6 +35,8 @@ struct CredentialSpec {
     std::string secret;  ///< plaintext, in memory only: never logged or returned.
     bool enabled = true;
     std::string state = "valid";  ///< valid | invalid | cooling_down
+    std::optional<std::string> last_error;
+    std::optional<int64_t> cooldown_until_ms;  ///< Unix ms
 };
 
 struct UpstreamSpec {
@@ -34,6 +45,7 @@ struct UpstreamSpec {
     int priority = 0;
     int weight = 1;
     bool enabled = true;
+    int64_t credential_concurrency = 0;  ///< per-credential in-flight cap; 0 = none
     std::vector<CredentialSpec> credentials;
 };
 
@@ -65,6 +77,16 @@ struct Settings {
     uint32_t stream_idle_timeout_ms = 300'000;
     int usage_retention_days = 90;
     Limits default_limits;
+
+    // Routing and failover (docs/routing.md).
+    int max_attempts = 3;                       ///< upstream attempts per request, the first included
+    uint32_t failover_deadline_ms = 60'000;     ///< no new attempt after this long
+    uint32_t cooldown_fallback_ms = 60'000;     ///< a 429 that says nothing about its reset
+    int failure_threshold = 3;                  ///< consecutive failures that start a cooldown
+    uint32_t failure_cooldown_ms = 30'000;
+    uint32_t sticky_ttl_ms = 300'000;           ///< prompt-cache and session affinity
+    uint32_t first_byte_keepalive_ms = 5'000;   ///< SSE comment while waiting for the first byte
+    uint32_t keepalive_interval_ms = 15'000;    ///< SSE comment when a stream is silent
 };
 
 struct RuntimeState {

@@ -19,8 +19,10 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/core/error.hpp>
 
+#include <algorithm>
 #include <array>
 #include <charconv>
+#include <random>
 #include <cstring>
 #include <memory>
 
@@ -31,6 +33,10 @@
 #include "clove/base/request_id.hpp"
 #include "clove/http/response_head.hpp"
 #include "clove/proxy/models.hpp"
+#include "clove/proxy/planner.hpp"
+#include "clove/quota/limiter.hpp"
+#include "clove/routing/classify.hpp"
+#include "clove/base/time.hpp"
 #include "clove/sse/event_framer.hpp"
 #include "clove/http/body_decoder.hpp"
 #include "clove/upstream/connection.hpp"
@@ -129,8 +135,11 @@ struct RequestRecord {
     bool stream = false;
     std::string outcome = "ok";
     double ttfb_ms = -1;
+    int attempts = 0;
     api::Usage usage;
     std::chrono::steady_clock::time_point start;
+    quota::Ticket ticket;                   ///< the key's limits: slot and budget reservation
+    const config::Limits* limits = nullptr; ///< the key's limits when it has any (pinned snapshot)
 
     void Log() const {
         auto dur = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
@@ -147,8 +156,8 @@ struct RequestRecord {
         line += R"(,"upstream":)";
         api::AppendJsonString(line, upstream);
         line += fmt::format(
-            R"(,"status":{},"stream":{},"outcome":"{}","ttfb_ms":{:.2f},"duration_ms":{:.2f},"input_tokens":{},"output_tokens":{},"cache_creation_input_tokens":{},"cache_read_input_tokens":{}}})",
-            status, stream ? "true" : "false", outcome, ttfb_ms, dur, usage.input_tokens, usage.output_tokens,
+            R"(,"status":{},"stream":{},"outcome":"{}","attempts":{},"ttfb_ms":{:.2f},"duration_ms":{:.2f},"input_tokens":{},"output_tokens":{},"cache_creation_input_tokens":{},"cache_read_input_tokens":{}}})",
+            status, stream ? "true" : "false", outcome, attempts, ttfb_ms, dur, usage.input_tokens, usage.output_tokens,
             usage.cache_creation_input_tokens, usage.cache_read_input_tokens);
         log::info("access {}", line);
     }
@@ -192,6 +201,7 @@ struct FinishGuard {
                 r.cost_nanousd = usage::CostNanoUsd(r, *price);
             }
         }
+        record.ticket.Settle(r.input_tokens + r.cache_creation_tokens, r.output_tokens, r.cost_nanousd);
         std::string error_type;
         if (record.outcome == "client_closed") {
             error_type = "client_closed";
@@ -253,6 +263,122 @@ struct InFlight {
     }
 };
 
+
+/// A chosen credential's concurrency slot and its upstream's in-flight count, released when the
+/// request (or the failed attempt) ends.
+struct Slot {
+    routing::CredentialHealth* cred = nullptr;
+    routing::UpstreamLoad* load = nullptr;
+    Slot() = default;
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    Slot(Slot&& o) noexcept : cred(std::exchange(o.cred, nullptr)), load(std::exchange(o.load, nullptr)) {}
+    Slot& operator=(Slot&& o) noexcept {
+        if (this != &o) {
+            Release();
+            cred = std::exchange(o.cred, nullptr);
+            load = std::exchange(o.load, nullptr);
+        }
+        return *this;
+    }
+    ~Slot() { Release(); }
+    void Release() {
+        if (cred) {
+            cred->Release();
+            cred = nullptr;
+        }
+        if (load) {
+            load->in_flight.fetch_sub(1, std::memory_order_relaxed);
+            load = nullptr;
+        }
+    }
+};
+
+/// Frames a response body the way its head says (RFC 9112 §6.3).
+void StartDecoder(http::BodyDecoder& decoder, const upstream::ResponseHead& resp) {
+    if (resp.status == 204 || resp.status == 304) {
+        decoder.Start(http::BodyDecoder::Mode::kLength, 0);
+    } else if (resp.chunked) {
+        decoder.Start(http::BodyDecoder::Mode::kChunked);
+    } else if (resp.content_length) {
+        decoder.Start(http::BodyDecoder::Mode::kLength, *resp.content_length);
+    } else {
+        decoder.Start(http::BodyDecoder::Mode::kUntilClose);
+    }
+}
+
+enum class AttemptResult { kHead, kConnectFailed, kLost, kBadResponse };
+
+/// What the client gets when no attempt produced a response to relay.
+struct FailedAttempt {
+    int status = 502;
+    std::optional<upstream::ResponseHead> response;  ///< an upstream error answer, relayed as it is
+    std::string body;                                ///< its decoded body
+    std::string message;                             ///< Clove's own message otherwise
+    std::string extra_headers;
+};
+
+/// The `error.message` of an Anthropic error body, else the start of the body (for last_error).
+std::string ErrorMessageOf(std::string_view body) {
+    auto pos = body.find("\"message\"");
+    std::string out;
+    if (pos != std::string_view::npos) {
+        auto q = body.find('"', body.find(':', pos) + 1);
+        if (q != std::string_view::npos) {
+            for (size_t i = q + 1; i < body.size() && out.size() < 300; ++i) {
+                if (body[i] == '\\' && i + 1 < body.size()) {
+                    out += body[++i];
+                    continue;
+                }
+                if (body[i] == '"') {
+                    break;
+                }
+                out += body[i];
+            }
+            return out;
+        }
+    }
+    for (char c : body.substr(0, 200)) {
+        out += (c >= 0x20 && c < 0x7f) ? c : ' ';
+    }
+    return out;
+}
+
+/// Bit per anthropic-ratelimit-* family the key's own limits replace.
+enum : unsigned { kFamRequests = 1, kFamTokens = 2, kFamInput = 4, kFamOutput = 8 };
+
+unsigned OwnRateLimitFamilies(const config::Limits& l) {
+    return (l.rpm ? kFamRequests : 0u) | (l.tpm ? kFamTokens : 0u) | (l.input_tpm ? kFamInput : 0u) |
+           (l.output_tpm ? kFamOutput : 0u);
+}
+
+bool StartsWithIgnoreCase(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && EqualsIgnoreCase(s.substr(0, prefix.size()), prefix);
+}
+
+bool ReplacedRateLimitHeader(std::string_view name, unsigned fams) {
+    return ((fams & kFamRequests) && StartsWithIgnoreCase(name, "anthropic-ratelimit-requests-")) ||
+           ((fams & kFamTokens) && StartsWithIgnoreCase(name, "anthropic-ratelimit-tokens-")) ||
+           ((fams & kFamInput) && StartsWithIgnoreCase(name, "anthropic-ratelimit-input-tokens-")) ||
+           ((fams & kFamOutput) && StartsWithIgnoreCase(name, "anthropic-ratelimit-output-tokens-"));
+}
+
+void AppendKeyRateLimitHeaders(std::string& head, const config::Limits& l, const quota::WindowView& w) {
+    const std::string reset = base::FormatTimeMs(w.reset_wall_ms);
+    auto family = [&](std::string_view name, const std::optional<int64_t>& limit, int64_t used) {
+        if (!limit) {
+            return;
+        }
+        head += fmt::format("anthropic-ratelimit-{0}-limit: {1}\r\nanthropic-ratelimit-{0}-remaining: {2}\r\n"
+                            "anthropic-ratelimit-{0}-reset: {3}\r\n",
+                            name, *limit, std::max<int64_t>(0, *limit - used), reset);
+    };
+    family("requests", l.rpm, w.requests);
+    family("tokens", l.tpm, w.tokens);
+    family("input-tokens", l.input_tpm, w.input_tokens);
+    family("output-tokens", l.output_tpm, w.output_tokens);
+}
+
 class Gateway final : public http::Handler {
 public:
     Gateway(asio::io_context& ioc, GatewayContext& ctx)
@@ -268,9 +394,23 @@ private:
     enum class Endpoint { kMessages, kCountTokens };
 
     asio::awaitable<void> Respond(http::Exchange& ex, RequestRecord& rec, int status,
-                                  std::string_view content_type, std::string body, bool head_only = false);
+                                  std::string_view content_type, std::string body, bool head_only = false,
+                                  std::string_view extra_headers = {});
     asio::awaitable<void> RespondError(http::Exchange& ex, RequestRecord& rec, int status,
-                                       std::string_view message);
+                                       std::string_view message, std::string_view extra_headers = {});
+    /// RespondWithError after failed attempts: the last upstream error answer byte-faithful, or
+    /// Clove's own error; an `event: error` when the stream's head already went out.
+    asio::awaitable<void> RespondFailure(http::Exchange& ex, RequestRecord& rec, FailedAttempt& failure,
+                                         bool head_sent);
+    /// An SSE comment (with the stream's head first if it has not gone out). False when the
+    /// client is gone.
+    asio::awaitable<bool> SendKeepalive(http::Exchange& ex, RequestRecord& rec, bool& head_sent);
+    /// Reads the rest of an error response body (decoded, at most 64 KiB) after its head.
+    asio::awaitable<bool> ReadErrorBody(upstream::Connection& conn, const upstream::ResponseHead& resp, ByteBuffer& buf,
+                                        size_t buffered, size_t head_size, std::string& out,
+                                        std::chrono::milliseconds timeout);
+    void BuildUpstreamHead(const http::Exchange& ex, const UpstreamRuntime& up, const CredentialRuntime* cred,
+                           size_t body_size, std::string& head) const;
     asio::awaitable<void> Proxy(http::Exchange& ex, RequestRecord& rec, Endpoint endpoint,
                                 std::shared_ptr<const Snapshot> snap);
     asio::awaitable<void> Models(http::Exchange& ex, RequestRecord& rec, std::shared_ptr<const Snapshot> snap);
@@ -283,18 +423,20 @@ private:
     const SnapshotStore& store_;
     metrics::Cell* cell_;
     upstream::Pool pool_;
-    size_t credential_rr_ = 0;
     base::RequestIdGenerator ids_;
+    std::mt19937_64 rng_{std::random_device{}()};
 };
 
 asio::awaitable<void> Gateway::Respond(http::Exchange& ex, RequestRecord& rec, int status,
-                                       std::string_view content_type, std::string body, bool head_only) {
+                                       std::string_view content_type, std::string body, bool head_only,
+                                       std::string_view extra_headers) {
     std::string head;
     http::HeadBuilder h(head);
     h.Status(status);
     if (!content_type.empty()) {
         h.Header("content-type", content_type);
     }
+    head += extra_headers;
     h.Header("content-length", static_cast<uint64_t>(body.size()));
     h.Header("request-id", rec.request_id);
     h.Header("x-clove-request-id", rec.request_id);
@@ -306,12 +448,163 @@ asio::awaitable<void> Gateway::Respond(http::Exchange& ex, RequestRecord& rec, i
 }
 
 asio::awaitable<void> Gateway::RespondError(http::Exchange& ex, RequestRecord& rec, int status,
-                                            std::string_view message) {
+                                            std::string_view message, std::string_view extra_headers) {
     if (rec.outcome == "ok") {
         rec.outcome = "gateway_error";
     }
     co_await Respond(ex, rec, status, "application/json",
-                     api::ErrorJson(api::ErrorTypeForStatus(status), message, rec.request_id));
+                     api::ErrorJson(api::ErrorTypeForStatus(status), message, rec.request_id), false, extra_headers);
+}
+
+asio::awaitable<void> Gateway::RespondFailure(http::Exchange& ex, RequestRecord& rec, FailedAttempt& failure,
+                                              bool head_sent) {
+    if (head_sent) {
+        std::string type(api::ErrorTypeForStatus(failure.status));
+        std::string message = failure.message;
+        if (failure.response) {
+            message = ErrorMessageOf(failure.body);
+            auto tpos = failure.body.find("\"type\"", failure.body.find("\"error\""));
+            if (tpos != std::string::npos && failure.body.find("\"error\"") != std::string::npos) {
+                auto q1 = failure.body.find('"', failure.body.find(':', tpos) + 1);
+                auto q2 = q1 == std::string::npos ? q1 : failure.body.find('"', q1 + 1);
+                if (q2 != std::string::npos && q2 - q1 < 64) {
+                    type = failure.body.substr(q1 + 1, q2 - q1 - 1);
+                }
+            }
+        }
+        auto ev = api::ErrorEvent(type, message, rec.request_id);
+        std::string tail = Hex(ev.size()) + "\r\n" + ev + "\r\n0\r\n\r\n";
+        if (!co_await ex.Write(std::array<asio::const_buffer, 1>{asio::buffer(tail)})) {
+            rec.outcome = "client_closed";
+            rec.status = 499;
+        }
+        co_return;
+    }
+    if (!failure.response) {
+        co_await RespondError(ex, rec, failure.status, failure.message, failure.extra_headers);
+        co_return;
+    }
+    // The upstream's own answer, as it came: status, headers, body.
+    const auto& resp = *failure.response;
+    std::string head;
+    {
+        http::HeadBuilder h(head);
+        h.Status(resp.status);
+        const std::string_view resp_connection = resp.Get("connection");
+        for (const auto& [name, value] : resp.headers) {
+            if (IsHopByHop(name) || (!resp_connection.empty() && ListedInConnection(resp_connection, name))) {
+                continue;
+            }
+            h.Header(name, value);
+        }
+        h.Header("x-clove-request-id", rec.request_id);
+        h.Header("content-length", static_cast<uint64_t>(failure.body.size()));
+    }
+    ex.AppendConnectionHeader(head);
+    head += "\r\n";
+    rec.status = resp.status;
+    std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(failure.body)};
+    if (!co_await ex.Write(out)) {
+        rec.outcome = "client_closed";
+        rec.status = 499;
+    }
+}
+
+asio::awaitable<bool> Gateway::SendKeepalive(http::Exchange& ex, RequestRecord& rec, bool& head_sent) {
+    static constexpr std::string_view kComment = "d\r\n: keepalive\n\n\r\n";  // one chunk
+    std::string head;
+    if (!head_sent) {
+        http::HeadBuilder h(head);
+        h.Status(200);
+        h.Header("content-type", "text/event-stream; charset=utf-8");
+        h.Header("cache-control", "no-cache");
+        h.Header("request-id", rec.request_id);
+        h.Header("x-clove-request-id", rec.request_id);
+        h.Header("transfer-encoding", "chunked");
+        ex.AppendConnectionHeader(head);
+        head += "\r\n";
+        rec.status = 200;
+        if (rec.ttfb_ms < 0) {
+            rec.ttfb_ms = -1;  // the head is Clove's, not the upstream's first byte
+        }
+    }
+    std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(kComment.data(), kComment.size())};
+    head_sent = true;
+    co_return co_await ex.Write(out);
+}
+
+asio::awaitable<bool> Gateway::ReadErrorBody(upstream::Connection& conn, const upstream::ResponseHead& resp,
+                                             ByteBuffer& buf, size_t buffered, size_t head_size, std::string& out,
+                                             std::chrono::milliseconds timeout) {
+    constexpr size_t kMaxErrorBody = 64 * 1024;
+    http::BodyDecoder decoder;
+    StartDecoder(decoder, resp);
+    std::memmove(buf.data(), buf.data() + head_size, buffered - head_size);
+    size_t raw_end = buffered - head_size;
+    size_t payload_end = 0;
+    for (;;) {
+        payload_end = decoder.Decode(buf.data(), payload_end, payload_end, raw_end);
+        raw_end = payload_end;
+        if (decoder.done() || decoder.failed() || payload_end > kMaxErrorBody) {
+            break;
+        }
+        if (raw_end == buf.size()) {
+            buf.resize(buf.size() * 2);
+        }
+        auto [ec, n] = co_await conn.ReadSome(asio::buffer(buf.data() + raw_end, buf.size() - raw_end), timeout);
+        raw_end += n;
+        if (ec) {
+            if (ec == asio::error::eof) {
+                decoder.Decode(buf.data(), payload_end, payload_end, raw_end);
+                decoder.OnEof();
+            }
+            break;
+        }
+    }
+    out.assign(buf.data(), std::min(payload_end, kMaxErrorBody));
+    co_return decoder.done() && !decoder.failed();
+}
+
+void Gateway::BuildUpstreamHead(const http::Exchange& ex, const UpstreamRuntime& up, const CredentialRuntime* cred,
+                                size_t body_size, std::string& head) const {
+    const auto& req = ex.request;
+    const bool passthrough = up.passthrough();
+    head.clear();
+    head.reserve(512 + req.target().size());
+    head += req.method_string();
+    head += ' ';
+    head += up.peer.base_path;
+    head += ex.path;
+    if (!ex.query.empty()) {
+        head += '?';
+        head += ex.query;
+    }
+    head += " HTTP/1.1\r\nhost: ";
+    head += up.peer.host_header;
+    head += "\r\n";
+    const std::string_view connection_hdr = req[boost::beast::http::field::connection];
+    for (const auto& f : req) {
+        auto name = f.name_string();
+        if (IsHopByHop(name) || EqualsIgnoreCase(name, "accept-encoding")) {
+            continue;
+        }
+        if (!passthrough && (EqualsIgnoreCase(name, "x-api-key") || EqualsIgnoreCase(name, "authorization"))) {
+            continue;
+        }
+        if (!connection_hdr.empty() && ListedInConnection(connection_hdr, name)) {
+            continue;
+        }
+        head += name;
+        head += ": ";
+        head += f.value();
+        head += "\r\n";
+    }
+    if (cred) {
+        head += cred->auth_header;
+    }
+    head += "content-length: ";
+    head += std::to_string(body_size);
+    head += "\r\n\r\n";
 }
 
 asio::awaitable<void> Gateway::Handle(http::Exchange& ex) {
@@ -450,66 +743,43 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         }
     }
 
-    // ---- 3. Plan -------------------------------------------------------------------------------
-    RouteResult route = snap->Route(view.model);
-    const UpstreamRuntime* up = route.upstream;
-    if (!up) {
-        co_await RespondError(ex, rec, route.status, route.reason);
-        co_return;
-    }
-    rec.upstream = up->config.name;
-    rec.upstream_id = up->id;
-    std::string mapped_body;
-    std::string_view send_body = body;
-    rec.upstream_model = view.model;
-    if (auto it = up->config.model_map.find(view.model); it != up->config.model_map.end()) {
-        mapped_body = api::SpliceModel(body, it->second);
-        send_body = mapped_body;
-        rec.upstream_model = it->second;
-    }
-    const bool passthrough = up->passthrough();
-    std::string_view auth_header;
-    if (!passthrough) {
-        const auto& cred = up->credentials[credential_rr_++ % up->credentials.size()];
-        auth_header = cred.auth_header;
-        rec.credential_id = cred.id;
+    // ---- 3. Admit: the client key's limits, before any upstream call ---------------------------
+    if (client_key && ctx_.limiter && endpoint == Endpoint::kMessages && client_key->limits.any()) {
+        const config::PriceSpec* price = snap->prices ? snap->prices->Find(view.model) : nullptr;
+        const int64_t reserve = quota::ReserveNanoUsd(price, body.size(), view.max_tokens);
+        if (auto refusal = ctx_.limiter->Admit(client_key->id, client_key->limits, reserve, rec.ticket)) {
+            std::string extra = fmt::format("retry-after: {}\r\nx-clove-limit: {}\r\n",
+                                            std::max<int64_t>(1, (refusal->retry_after_ms + 999) / 1000), refusal->limit);
+            rec.outcome = "limited";
+            co_await RespondError(ex, rec, refusal->status, refusal->message, extra);
+            co_return;
+        }
+        rec.limits = &client_key->limits;
     }
 
-    // ---- 4a. The upstream request head, built once (retries reuse it) ---------------------------
-    std::string head;
-    head.reserve(512 + req.target().size());
-    head += req.method_string();
-    head += ' ';
-    head += up->peer.base_path;
-    head += ex.path;
-    if (!ex.query.empty()) {
-        head += '?';
-        head += ex.query;
+    // ---- 4. Plan: ordered candidates ------------------------------------------------------------
+    const base::Clock& clock = ctx_.clock ? *ctx_.clock : base::SystemClock::Get();
+    std::array<uint64_t, 9> sticky_keys{};
+    size_t n_sticky = 0;
+    if (auto session = req["x-claude-code-session-id"]; !session.empty()) {
+        std::string k = "session:";
+        k += session;
+        sticky_keys[n_sticky++] = std::hash<std::string>{}(k) | 1;
     }
-    head += " HTTP/1.1\r\nhost: ";
-    head += up->peer.host_header;
-    head += "\r\n";
-    const std::string_view connection_hdr = req[boost::beast::http::field::connection];
-    for (const auto& f : req) {
-        auto name = f.name_string();
-        if (IsHopByHop(name) || EqualsIgnoreCase(name, "accept-encoding")) {
-            continue;
-        }
-        if (!passthrough && (EqualsIgnoreCase(name, "x-api-key") || EqualsIgnoreCase(name, "authorization"))) {
-            continue;
-        }
-        if (!connection_hdr.empty() && ListedInConnection(connection_hdr, name)) {
-            continue;
-        }
-        head += name;
-        head += ": ";
-        head += f.value();
-        head += "\r\n";
+    for (auto it = view.cache_prefix_hashes.rbegin(); it != view.cache_prefix_hashes.rend() && n_sticky < sticky_keys.size(); ++it) {
+        sticky_keys[n_sticky++] = *it | 1;
     }
-    head += auth_header;
-    head += "content-length: ";
-    head += std::to_string(send_body.size());
-    head += "\r\n\r\n";
+    PlanRequest preq{view.model, std::span<const uint64_t>(sticky_keys.data(), n_sticky), clock.SteadyMs(), clock.WallMs()};
+    Plan plan = PlanCandidates(*snap, preq, ctx_.sticky, rng_);
+    if (plan.candidates.empty()) {
+        std::string extra;
+        if (plan.retry_after_ms) {
+            extra = fmt::format("retry-after: {}\r\n", std::max<int64_t>(1, (*plan.retry_after_ms + 999) / 1000));
+        }
+        rec.outcome = "no_candidate";
+        co_await RespondError(ex, rec, plan.status, plan.message, extra);
+        co_return;
+    }
 
     // Client disconnect closes whatever upstream connection is current.
     upstream::Connection* current = nullptr;
@@ -523,83 +793,157 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         ~StopWatch() { ex.StopWatching(); }
     } stop_watch{ex};
 
-    const auto& ucfg = up->config;
-    const auto first_byte_timeout = std::chrono::milliseconds(ucfg.first_byte_timeout_ms);
-    const auto idle_timeout = std::chrono::milliseconds(ucfg.stream_idle_timeout_ms);
-
-    // ---- 4b. Connect, send, await the response head ---------------------------------------------
+    // ---- 5. Attempts: Connect -> SendRequest -> AwaitResponseHead, failing over -----------------
+    const auto& settings = snap->settings;
+    const int max_attempts = std::clamp(settings.max_attempts, 1, 10);
+    const auto failover_deadline = ex.start + std::chrono::milliseconds(settings.failover_deadline_ms);
+    const auto first_keepalive = std::chrono::milliseconds(std::max<uint32_t>(settings.first_byte_keepalive_ms, 50));
     std::unique_ptr<upstream::Connection> conn;
     ByteBuffer buf;
     upstream::ResponseHead resp;
     size_t buffered = 0;  // bytes in buf
     size_t head_size = 0;
-    for (int attempt = 0;; ++attempt) {
-        conn = pool_.Acquire(up->peer);
-        current = conn.get();
-        const bool reused = conn->reused();
-        if (!reused) {
-            auto ec = co_await conn->Connect(std::chrono::milliseconds(ucfg.connect_timeout_ms));
-            if (ec) {
-                if (ex.client_gone()) {
-                    rec.outcome = "client_closed";
-                    rec.status = 499;
-                    co_return;
-                }
-                rec.outcome = "upstream_failed";
-                bool timeout = ec == boost::beast::error::timeout;
-                // Named, not inline: GCC 12 destroys a ?: temporary inside a co_await
-                // full-expression twice (double free, seen with a refused proxy tunnel).
-                std::string reason = "connect timed out";
-                if (!timeout) {
-                    reason = ec.message();
-                }
-                const std::string message = fmt::format("upstream \"{}\" is unreachable: {}", ucfg.name, reason);
-                co_await RespondError(ex, rec, timeout ? 504 : 502, message);
-                co_return;
+    Slot slot;                         // the chosen credential's concurrency slot
+    bool early_head_sent = false;      // SSE head + keepalive comments already went out
+    FailedAttempt last_failure;        // what to answer when every attempt failed
+    const UpstreamRuntime* up = nullptr;
+    std::string mapped_body;
+    std::string_view send_body = body;
+    std::string head;
+    std::vector<const UpstreamRuntime*> skipped_upstreams;
+    int attempts = 0;
+    bool got_response = false;
+    for (size_t ci = 0; ci < plan.candidates.size() && !got_response; ++ci) {
+        const Candidate& cand = plan.candidates[ci];
+        if (attempts >= max_attempts) {
+            break;
+        }
+        if (attempts > 0 && std::chrono::steady_clock::now() >= failover_deadline) {
+            break;
+        }
+        if (std::find(skipped_upstreams.begin(), skipped_upstreams.end(), cand.upstream) != skipped_upstreams.end()) {
+            continue;
+        }
+        Slot attempt_slot;
+        if (cand.credential) {
+            if (!cand.credential->health->TryAcquire(cand.upstream->credential_concurrency)) {
+                continue;  // filled up since planning
+            }
+            attempt_slot.cred = cand.credential->health.get();
+            cand.credential->health->last_used_seq.store(ctx_.health ? ctx_.health->NextSeq() : 0,
+                                                         std::memory_order_relaxed);
+            cand.credential->health->last_used_wall_ms.store(rec.wall_start_ms, std::memory_order_relaxed);
+            cand.credential->health->requests.fetch_add(1, std::memory_order_relaxed);
+        }
+        attempt_slot.load = cand.upstream->load.get();
+        if (attempt_slot.load) {
+            attempt_slot.load->in_flight.fetch_add(1, std::memory_order_relaxed);
+        }
+        ++attempts;
+        if (up != cand.upstream) {
+            up = cand.upstream;
+            mapped_body.clear();
+            send_body = body;
+            rec.upstream_model = view.model;
+            if (auto it = up->config.model_map.find(view.model); it != up->config.model_map.end()) {
+                mapped_body = api::SpliceModel(body, it->second);
+                send_body = mapped_body;
+                rec.upstream_model = it->second;
             }
         }
-        std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(send_body.data(), send_body.size())};
-        auto wec = co_await conn->Write(out, first_byte_timeout);
-        bool failed_early = static_cast<bool>(wec);
-        boost::system::error_code rec_ec = wec;
-        buffered = 0;
-        if (!failed_early) {
-            buf.resize(kUpstreamReadChunk);
-            for (;;) {
-                if (buffered == buf.size()) {
-                    buf.resize(buf.size() * 2);
-                }
-                auto [ec, n] = co_await conn->ReadSome(asio::buffer(buf.data() + buffered, buf.size() - buffered),
-                                                       first_byte_timeout);
+        rec.upstream = up->config.name;
+        rec.upstream_id = up->id;
+        rec.credential_id = cand.credential ? cand.credential->id : std::string();
+        BuildUpstreamHead(ex, *up, cand.credential, send_body.size(), head);
+
+        const auto& ucfg = up->config;
+        const auto first_byte_timeout = std::chrono::milliseconds(ucfg.first_byte_timeout_ms);
+        AttemptResult result = AttemptResult::kHead;
+        boost::system::error_code rec_ec;
+        for (int stale_retry = 0;; ++stale_retry) {
+            conn = pool_.Acquire(up->peer);
+            current = conn.get();
+            const bool reused = conn->reused();
+            result = AttemptResult::kHead;
+            rec_ec.clear();
+            buffered = 0;
+            if (!reused) {
+                auto ec = co_await conn->Connect(std::chrono::milliseconds(ucfg.connect_timeout_ms));
                 if (ec) {
-                    failed_early = true;
+                    result = AttemptResult::kConnectFailed;
                     rec_ec = ec;
                     break;
                 }
-                if (rec.ttfb_ms < 0) {
-                    rec.ttfb_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ex.start).count();
-                }
-                buffered += n;
-                std::string perr;
-                auto st = upstream::ParseResponseHead(std::string_view(buf.data(), buffered), kMaxResponseHead, resp,
-                                                      head_size, perr);
-                if (st == upstream::ParseStatus::kBad) {
-                    rec.outcome = "upstream_failed";
-                    co_await RespondError(ex, rec, 502, fmt::format("upstream \"{}\" sent an invalid response: {}", ucfg.name, perr));
-                    co_return;
-                }
-                if (st == upstream::ParseStatus::kComplete) {
-                    if (resp.status >= 100 && resp.status < 200) {
-                        // Interim response (100 Continue): drop it and read the real one.
-                        std::memmove(buf.data(), buf.data() + head_size, buffered - head_size);
-                        buffered -= head_size;
-                        continue;
+            }
+            std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(send_body.data(), send_body.size())};
+            auto wec = co_await conn->Write(out, first_byte_timeout);
+            if (wec) {
+                result = AttemptResult::kLost;
+                rec_ec = wec;
+            } else {
+                const auto head_deadline = std::chrono::steady_clock::now() + first_byte_timeout;
+                buf.resize(kUpstreamReadChunk);
+                for (;;) {
+                    if (buffered == buf.size()) {
+                        buf.resize(buf.size() * 2);
                     }
-                    break;
+                    if (rec.stream && buffered == 0) {
+                        // Waiting for the first byte of a stream: keep the client's connection
+                        // alive with SSE comments, which still allow failing over.
+                        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(head_deadline - std::chrono::steady_clock::now());
+                        if (left.count() <= 0) {
+                            result = AttemptResult::kLost;
+                            rec_ec = boost::beast::error::timeout;
+                            break;
+                        }
+                        auto wait_for = std::min(left, first_keepalive);
+                        auto wait_ec = co_await conn->WaitReadable(wait_for);
+                        if (wait_ec == boost::beast::error::timeout) {
+                            if (std::chrono::steady_clock::now() < head_deadline) {
+                                if (!co_await SendKeepalive(ex, rec, early_head_sent)) {
+                                    rec.outcome = "client_closed";
+                                    rec.status = 499;
+                                    co_return;
+                                }
+                            }
+                            continue;
+                        }
+                    }
+                    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(head_deadline - std::chrono::steady_clock::now());
+                    auto [ec, n] = co_await conn->ReadSome(asio::buffer(buf.data() + buffered, buf.size() - buffered),
+                                                           std::max(left, std::chrono::milliseconds(1)));
+                    if (ec) {
+                        result = AttemptResult::kLost;
+                        rec_ec = ec;
+                        break;
+                    }
+                    if (rec.ttfb_ms < 0) {
+                        rec.ttfb_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ex.start).count();
+                    }
+                    buffered += n;
+                    std::string perr;
+                    auto st = upstream::ParseResponseHead(std::string_view(buf.data(), buffered), kMaxResponseHead, resp,
+                                                          head_size, perr);
+                    if (st == upstream::ParseStatus::kBad) {
+                        result = AttemptResult::kBadResponse;
+                        last_failure.message = fmt::format("upstream \"{}\" sent an invalid response: {}", ucfg.name, perr);
+                        break;
+                    }
+                    if (st == upstream::ParseStatus::kComplete) {
+                        if (resp.status >= 100 && resp.status < 200) {
+                            // Interim response (100 Continue): drop it and read the real one.
+                            std::memmove(buf.data(), buf.data() + head_size, buffered - head_size);
+                            buffered -= head_size;
+                            continue;
+                        }
+                        break;
+                    }
                 }
             }
-        }
-        if (!failed_early) {
+            if (result == AttemptResult::kLost && reused && buffered == 0 && stale_retry == 0 &&
+                rec_ec != boost::beast::error::timeout && !ex.client_gone()) {
+                continue;  // stale keep-alive connection: once more on a fresh one
+            }
             break;
         }
         if (ex.client_gone()) {
@@ -607,35 +951,111 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
             rec.status = 499;
             co_return;
         }
-        if (reused && buffered == 0 && attempt == 0 && rec_ec != boost::beast::error::timeout) {
-            continue;  // stale keep-alive connection: once more on a fresh one
+        const int64_t now_wall = clock.WallMs();
+        if (result != AttemptResult::kHead) {
+            // OnConnectFailure / OnUpstreamFailure: nothing reached the client from this attempt.
+            routing::Event ev;
+            ev.kind = routing::Event::Kind::kFailure;
+            if (result == AttemptResult::kConnectFailed) {
+                const bool timeout = rec_ec == boost::beast::error::timeout;
+                std::string reason = "connect timed out";
+                if (!timeout) {
+                    reason = rec_ec.message();
+                }
+                last_failure = FailedAttempt{};
+                last_failure.status = timeout ? 504 : 502;
+                last_failure.message = fmt::format("upstream \"{}\" is unreachable: {}", ucfg.name, reason);
+            } else if (result == AttemptResult::kLost) {
+                last_failure = FailedAttempt{};
+                if (rec_ec == boost::beast::error::timeout) {
+                    last_failure.status = 504;
+                    last_failure.message = fmt::format("upstream \"{}\" did not answer within {} s", ucfg.name,
+                                                       ucfg.first_byte_timeout_ms / 1000.0);
+                } else {
+                    last_failure.status = 502;
+                    last_failure.message = fmt::format("upstream \"{}\" closed the connection before answering ({})",
+                                                       ucfg.name, rec_ec.message());
+                }
+            } else {
+                last_failure.status = 502;
+                last_failure.response.reset();
+            }
+            ev.error = last_failure.message;
+            if (cand.credential && ctx_.health) {
+                ctx_.health->Record(cand.credential->id, *cand.credential->health, ev, snap->policy);
+            }
+            conn.reset();
+            current = nullptr;
+            skipped_upstreams.push_back(cand.upstream);
+            continue;
         }
-        rec.outcome = "upstream_failed";
-        if (rec_ec == boost::beast::error::timeout) {
-            co_await RespondError(ex, rec, 504, fmt::format("upstream \"{}\" did not answer within {} s", ucfg.name,
-                                                            ucfg.first_byte_timeout_ms / 1000.0));
+        // A response head. Judge it: relay, or try the next candidate.
+        const routing::Verdict verdict = routing::Judge(resp.status);
+        routing::Event ev = routing::EventFromResponse(resp, now_wall);
+        if (verdict == routing::Verdict::kRelay) {
+            if (cand.credential && ctx_.health) {
+                ctx_.health->Record(cand.credential->id, *cand.credential->health, ev, snap->policy);
+            }
+            if (resp.status >= 200 && resp.status < 300 && cand.credential && ctx_.sticky) {
+                for (size_t i = 0; i < n_sticky; ++i) {
+                    ctx_.sticky->Remember(sticky_keys[i], cand.credential->id, clock.SteadyMs(), settings.sticky_ttl_ms);
+                }
+            }
+            slot = std::move(attempt_slot);
+            got_response = true;
+            break;
+        }
+        // A retryable status: read its (small) body so it can be relayed if nothing else works.
+        FailedAttempt failed;
+        failed.status = resp.status;
+        const bool body_ok = co_await ReadErrorBody(*conn, resp, buf, buffered, head_size, failed.body,
+                                                    std::chrono::milliseconds(ucfg.stream_idle_timeout_ms));
+        if (ex.client_gone()) {
+            rec.outcome = "client_closed";
+            rec.status = 499;
+            co_return;
+        }
+        ev.error = fmt::format("{} {}: {}", resp.status, api::ErrorTypeForStatus(resp.status),
+                               ErrorMessageOf(failed.body));
+        if (cand.credential && ctx_.health) {
+            ctx_.health->Record(cand.credential->id, *cand.credential->health, ev, snap->policy);
+        }
+        if (body_ok) {
+            failed.response = std::move(resp);
+            resp = upstream::ResponseHead{};
         } else {
-            co_await RespondError(ex, rec, 502, fmt::format("upstream \"{}\" closed the connection before answering ({})",
-                                                            ucfg.name, rec_ec.message()));
+            failed.message = fmt::format("upstream \"{}\" answered {} with an unreadable body", ucfg.name, failed.status);
         }
+        last_failure = std::move(failed);
+        conn.reset();
+        current = nullptr;
+        if (verdict == routing::Verdict::kNextUpstream) {
+            skipped_upstreams.push_back(cand.upstream);
+        }
+    }
+    rec.attempts = attempts;
+    if (!got_response) {
+        // RespondWithError: every attempt failed (or none could start).
+        rec.outcome = last_failure.response ? "upstream_error_status" : "upstream_failed";
+        if (attempts == 0) {
+            last_failure.status = 429;
+            last_failure.message = fmt::format("all credentials for model \"{}\" are at their concurrency limit", view.model);
+            last_failure.extra_headers = "retry-after: 1\r\n";
+        }
+        co_await RespondFailure(ex, rec, last_failure, early_head_sent);
         co_return;
     }
+    const auto& ucfg = up->config;
+    const auto idle_timeout = std::chrono::milliseconds(ucfg.stream_idle_timeout_ms);
+    const auto keepalive_interval = std::chrono::milliseconds(std::max<uint32_t>(settings.keepalive_interval_ms, 50));
 
-    // ---- 5. Relay ------------------------------------------------------------------------------
+    // ---- 6. Relay ------------------------------------------------------------------------------
     rec.status = resp.status;
     if (resp.status >= 400) {
         rec.outcome = "upstream_error_status";
     }
     http::BodyDecoder decoder;
-    if (resp.status == 204 || resp.status == 304) {
-        decoder.Start(http::BodyDecoder::Mode::kLength, 0);
-    } else if (resp.chunked) {
-        decoder.Start(http::BodyDecoder::Mode::kChunked);
-    } else if (resp.content_length) {
-        decoder.Start(http::BodyDecoder::Mode::kLength, *resp.content_length);
-    } else {
-        decoder.Start(http::BodyDecoder::Mode::kUntilClose);
-    }
+    StartDecoder(decoder, resp);
     // Body bytes that came with the head go to the front of the buffer.
     std::memmove(buf.data(), buf.data() + head_size, buffered - head_size);
     size_t raw_end = buffered - head_size;
@@ -650,15 +1070,37 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         http::HeadBuilder h(chead);
         h.Status(resp.status);
         const std::string_view resp_connection = resp.Get("connection");
+        const unsigned own = rec.limits ? OwnRateLimitFamilies(*rec.limits) : 0u;
         for (const auto& [name, value] : resp.headers) {
             if (IsHopByHop(name) || (!resp_connection.empty() && ListedInConnection(resp_connection, name))) {
+                continue;
+            }
+            if (own && ReplacedRateLimitHeader(name, own)) {
                 continue;
             }
             h.Header(name, value);
         }
         h.Header("x-clove-request-id", rec.request_id);
+        if (own) {
+            AppendKeyRateLimitHeaders(chead, *rec.limits, rec.ticket.window());
+        }
     }
 
+    if (early_head_sent && (!sse || resp.status != 200)) {
+        // The stream's head already went out with keepalives: an answer that is not the stream
+        // becomes an error event.
+        FailedAttempt late;
+        late.status = resp.status;
+        co_await ReadErrorBody(*conn, resp, buf, raw_end, 0, late.body, idle_timeout);
+        if (!sse) {
+            late.response = std::move(resp);
+        }
+        conn.reset();
+        current = nullptr;
+        rec.outcome = "upstream_failed";
+        co_await RespondFailure(ex, rec, late, early_head_sent);
+        co_return;
+    }
 
     if (!sse) {
         // JSON (or any non-stream body): read it whole, tap usage, write head + body at once.
@@ -727,11 +1169,12 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     chead += "transfer-encoding: chunked\r\n";
     ex.AppendConnectionHeader(chead);
     chead += "\r\n";
-    bool head_sent = false;
+    bool head_sent = early_head_sent;
     sse::EventFramer framer;
     api::StreamUsageTap tap;
     std::string scratch;
     std::string failure;
+    auto idle_deadline = std::chrono::steady_clock::now() + idle_timeout;
     for (;;) {
         payload_end = decoder.Decode(buf.data(), payload_end, payload_end, raw_end);
         raw_end = payload_end;
@@ -770,8 +1213,32 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         if (raw_end == buf.size()) {
             buf.resize(buf.size() * 2);
         }
-        auto [ec, n] = co_await conn->ReadSome(asio::buffer(buf.data() + raw_end, buf.size() - raw_end), idle_timeout);
+        if (payload_end == 0 && head_sent) {
+            // At an event boundary: while the upstream is silent (long thinking), send SSE
+            // comments so idle timeouts of proxies in between do not cut the stream.
+            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_deadline - std::chrono::steady_clock::now());
+            if (left.count() > 0) {
+                auto wait_ec = co_await conn->WaitReadable(std::min(left, keepalive_interval));
+                if (wait_ec == boost::beast::error::timeout) {
+                    if (std::chrono::steady_clock::now() < idle_deadline) {
+                        if (!co_await SendKeepalive(ex, rec, head_sent)) {
+                            rec.outcome = "client_closed";
+                            rec.status = 499;
+                            rec.usage = tap.usage();
+                            co_return;
+                        }
+                    }
+                    continue;
+                }
+            }
+        }
+        auto read_left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_deadline - std::chrono::steady_clock::now());
+        auto [ec, n] = co_await conn->ReadSome(asio::buffer(buf.data() + raw_end, buf.size() - raw_end),
+                                               std::max(read_left, std::chrono::milliseconds(1)));
         raw_end += n;
+        if (n > 0) {
+            idle_deadline = std::chrono::steady_clock::now() + idle_timeout;
+        }
         if (ec) {
             if (ex.client_gone()) {
                 rec.outcome = "client_closed";

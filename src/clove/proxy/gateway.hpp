@@ -8,7 +8,11 @@
 
 #include "clove/http/server.hpp"
 #include "clove/metrics/metrics.hpp"
+#include "clove/base/clock.hpp"
 #include "clove/proxy/snapshot.hpp"
+#include "clove/quota/limiter.hpp"
+#include "clove/routing/credential_state.hpp"
+#include "clove/routing/sticky.hpp"
 #include "clove/upstream/connection.hpp"
 #include "clove/usage/writer.hpp"
 
@@ -22,6 +26,10 @@ struct GatewayContext {
     usage::UsageWriter* usage = nullptr;
     metrics::Registry* metrics = nullptr;
     std::atomic<int64_t>* in_flight = nullptr;
+    routing::HealthTable* health = nullptr;  ///< live credential state (null: not recorded)
+    routing::StickyTable* sticky = nullptr;  ///< prompt-cache / session affinity (null: off)
+    quota::Limiter* limiter = nullptr;       ///< client key limits (null: not enforced)
+    const base::Clock* clock = nullptr;      ///< null: the system clock
 };
 
 /// Creates the per-worker request handler: routing of the front endpoints and the native proxy

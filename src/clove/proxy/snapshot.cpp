@@ -67,9 +67,17 @@ bool ClientKeyRuntime::AllowsModel(std::string_view model) const {
                        [&](const std::string& g) { return base::GlobMatch(g, model); });
 }
 
-std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& state) {
+std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& state, routing::HealthTable* health) {
+    std::unique_ptr<routing::HealthTable> own;
+    if (!health) {
+        own = std::make_unique<routing::HealthTable>(base::SystemClock::Get());
+        health = own.get();
+    }
     auto s = std::make_shared<Snapshot>();
     s->settings = state.settings;
+    s->policy.fallback_cooldown_ms = state.settings.cooldown_fallback_ms;
+    s->policy.failure_threshold = std::max(1, state.settings.failure_threshold);
+    s->policy.failure_cooldown_ms = state.settings.failure_cooldown_ms;
     for (const auto& u : state.upstreams) {
         s->names.emplace(u.id, u.config.name);
         for (const auto& c : u.credentials) {
@@ -94,12 +102,16 @@ std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& stat
         if (state.settings.outbound_proxy && !upstream::SetProxy(*peer, *state.settings.outbound_proxy)) {
             throw std::runtime_error("outbound_proxy \"" + *state.settings.outbound_proxy + "\" is not an http://host:port URL");
         }
-        UpstreamRuntime rt{u.id, u.config, *peer, u.priority, u.weight, {}};
+        UpstreamRuntime rt{u.id, u.config, *peer, u.priority, std::max(1, u.weight), u.credential_concurrency,
+                           true, nullptr, {}};
+        rt.load = health->Load(u.id);
         if (u.config.auth == config::UpstreamAuth::kKey) {
             for (const auto& c : u.credentials) {
-                if (c.enabled && c.state != "invalid" && !c.secret.empty()) {
-                    rt.credentials.push_back({c.id, "x-api-key: " + c.secret + "\r\n"});
+                if (!c.enabled || c.secret.empty()) {
+                    continue;
                 }
+                health->Seed(c.id, c.state, c.last_error, c.cooldown_until_ms);
+                rt.credentials.push_back({c.id, "x-api-key: " + c.secret + "\r\n", health->Get(c.id)});
             }
         }
         s->upstreams.push_back(std::move(rt));
@@ -143,7 +155,9 @@ RouteResult Snapshot::Route(std::string_view model) const {
         if (!client_keys_configured) {
             continue;  // an operator key is never used for clients without a client key
         }
-        if (!u.credentials.empty()) {
+        if (std::any_of(u.credentials.begin(), u.credentials.end(), [](const CredentialRuntime& c) {
+                return c.health->health() != routing::Health::kInvalid;
+            })) {
             r.upstream = &u;
             return r;
         }

@@ -15,6 +15,7 @@
 
 #include "clove/config/config.hpp"
 #include "clove/config/runtime.hpp"
+#include "clove/routing/credential_state.hpp"
 #include "clove/upstream/peer.hpp"
 #include "clove/usage/pricing.hpp"
 
@@ -23,6 +24,7 @@ namespace clove::proxy {
 struct CredentialRuntime {
     std::string id;
     std::string auth_header;  ///< "x-api-key: ...\r\n" (secret: never logged)
+    std::shared_ptr<routing::CredentialHealth> health;  ///< live state, shared across snapshots
 };
 
 /// An upstream ready for the hot path: config plus its parsed peer and usable credentials.
@@ -32,7 +34,10 @@ struct UpstreamRuntime {
     upstream::Peer peer;
     int priority = 0;
     int weight = 1;
-    std::vector<CredentialRuntime> credentials;  ///< enabled and not invalid; empty for passthrough
+    int64_t credential_concurrency = 0;  ///< 0 = no cap
+    bool native = true;                  ///< speaks the Messages API (forwarded untouched)
+    std::shared_ptr<routing::UpstreamLoad> load;
+    std::vector<CredentialRuntime> credentials;  ///< enabled ones with a key; empty for passthrough
     bool passthrough() const { return config.auth == config::UpstreamAuth::kPassthrough; }
 };
 
@@ -78,13 +83,17 @@ struct Snapshot {
     bool client_keys_configured = false;
     std::shared_ptr<const usage::PriceTable> prices;
     config::Settings settings;
+    routing::Policy policy;  ///< from settings
     /// id -> name of every upstream and client key (for logs and usage lists), enabled or not.
     std::unordered_map<std::string, std::string> names;
     /// Credential counts by state, for metrics.
     size_t credentials_valid = 0, credentials_invalid = 0, credentials_disabled = 0, credentials_cooling = 0;
 
     /// Builds from the runtime state. Throws std::runtime_error for an unusable base_url.
-    static std::shared_ptr<const Snapshot> Build(const config::RuntimeState& state);
+    /// Credential health comes from `health` (live state that outlives snapshots; seeded from the
+    /// stored state the first time a credential is seen); nullptr gives fresh, private state.
+    static std::shared_ptr<const Snapshot> Build(const config::RuntimeState& state,
+                                                 routing::HealthTable* health = nullptr);
     /// Builds from a bootstrap config (tests, --check-config).
     static std::shared_ptr<const Snapshot> Build(const config::Config& config);
 

@@ -134,6 +134,9 @@ CREATE TABLE audit (
   detail TEXT NOT NULL
 );
 )SQL"},
+    {2, R"SQL(
+ALTER TABLE upstreams ADD COLUMN credential_concurrency BIGINT NOT NULL DEFAULT 0;
+)SQL"},
 };
 
 std::string ForBackend(std::string sql, Backend b) {

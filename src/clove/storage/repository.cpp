@@ -73,10 +73,15 @@ json::value OptInt(const std::optional<int64_t>& v) { return v ? json::value(*v)
 
 std::string LimitsToJson(const config::Limits& l) {
     json::object o;
+    auto opt_d = [](const std::optional<double>& d) { return d ? json::value(*d) : json::value(nullptr); };
     o["rpm"] = OptInt(l.rpm);
     o["tpm"] = OptInt(l.tpm);
+    o["input_tpm"] = OptInt(l.input_tpm);
+    o["output_tpm"] = OptInt(l.output_tpm);
     o["concurrency"] = OptInt(l.concurrency);
-    o["budget_usd"] = l.budget_usd ? json::value(*l.budget_usd) : json::value(nullptr);
+    o["daily_budget_usd"] = opt_d(l.daily_budget_usd);
+    o["monthly_budget_usd"] = opt_d(l.monthly_budget_usd);
+    o["budget_usd"] = opt_d(l.budget_usd);
     o["budget_period"] = l.budget_period;
     return json::serialize(o);
 }
@@ -99,10 +104,18 @@ config::Limits LimitsFromValue(const json::value& v) {
     };
     l.rpm = geti("rpm");
     l.tpm = geti("tpm");
+    l.input_tpm = geti("input_tpm");
+    l.output_tpm = geti("output_tpm");
     l.concurrency = geti("concurrency");
-    if (auto* p = o.if_contains("budget_usd"); p && p->is_number()) {
-        l.budget_usd = p->to_number<double>();
-    }
+    auto getd = [&](const char* k) -> std::optional<double> {
+        if (auto* p = o.if_contains(k); p && p->is_number()) {
+            return p->to_number<double>();
+        }
+        return std::nullopt;
+    };
+    l.budget_usd = getd("budget_usd");
+    l.daily_budget_usd = getd("daily_budget_usd");
+    l.monthly_budget_usd = getd("monthly_budget_usd");
     if (auto* p = o.if_contains("budget_period"); p && p->is_string()) {
         l.budget_period = std::string(p->as_string());
     }
@@ -117,7 +130,7 @@ config::Limits LimitsFromJson(const std::string& text) {
 
 constexpr const char* kUpstreamCols =
     "id, name, kind, base_url, auth, models, model_map, priority, weight, enabled, connect_timeout_ms, "
-    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at";
+    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at, credential_concurrency";
 
 UpstreamRow ToUpstream(const Row& r) {
     UpstreamRow u;
@@ -136,6 +149,7 @@ UpstreamRow ToUpstream(const Row& r) {
     u.cfg.stream_idle_timeout_ms = static_cast<uint32_t>(r.Int(12));
     u.created_at = r.Int(13);
     u.updated_at = r.Int(14);
+    u.credential_concurrency = r.Int(15);
     return u;
 }
 
@@ -154,7 +168,8 @@ std::vector<Value> UpstreamParams(const UpstreamRow& u) {
             V(int64_t{u.cfg.first_byte_timeout_ms}),
             V(int64_t{u.cfg.stream_idle_timeout_ms}),
             V(u.created_at),
-            V(u.updated_at)};
+            V(u.updated_at),
+            V(u.credential_concurrency)};
 }
 
 constexpr const char* kCredentialCols =
@@ -228,7 +243,7 @@ std::optional<UpstreamRow> FindUpstreamByName(Session& s, const std::string& nam
 
 void InsertUpstream(Session& s, const UpstreamRow& u) {
     auto p = UpstreamParams(u);
-    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
+    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
 }
 
 bool UpdateUpstream(Session& s, const UpstreamRow& u) {
@@ -236,12 +251,30 @@ bool UpdateUpstream(Session& s, const UpstreamRow& u) {
     // id goes last for the WHERE; created_at is never changed.
     std::vector<Value> q(p.begin() + 1, p.begin() + 13);
     q.push_back(V(u.updated_at));
+    q.push_back(V(u.credential_concurrency));
     q.push_back(V(u.id));
     return s.Exec(
                "UPDATE upstreams SET name = ?, kind = ?, base_url = ?, auth = ?, models = ?, model_map = ?, priority = ?, "
                "weight = ?, enabled = ?, connect_timeout_ms = ?, first_byte_timeout_ms = ?, stream_idle_timeout_ms = ?, "
-               "updated_at = ? WHERE id = ?",
+               "updated_at = ?, credential_concurrency = ? WHERE id = ?",
                q) > 0;
+}
+
+std::vector<KeySpend> SpendByKey(Session& s, int64_t day_start, int64_t month_start) {
+    std::vector<KeySpend> out;
+    for (const auto& r : s.Query("SELECT key_id, SUM(CASE WHEN ts >= ? THEN cost_nanousd ELSE 0 END), "
+                                 "SUM(CASE WHEN ts >= ? THEN cost_nanousd ELSE 0 END), SUM(cost_nanousd) "
+                                 "FROM usage WHERE key_id <> '' GROUP BY key_id",
+                                 {V(day_start), V(month_start)})) {
+        out.push_back({r.Text(0), r.Int(1), r.Int(2), r.Int(3)});
+    }
+    return out;
+}
+
+bool UpdateCredentialState(Session& s, const std::string& id, const std::string& state,
+                           const std::optional<std::string>& last_error, const std::optional<int64_t>& cooldown_until) {
+    return s.Exec("UPDATE credentials SET state = ?, last_error = ?, cooldown_until = ? WHERE id = ?",
+                  {V(state), V(last_error), V(cooldown_until), V(id)}) > 0;
 }
 
 bool DeleteUpstream(Session& s, const std::string& id) {
@@ -404,6 +437,18 @@ config::Settings LoadSettings(Session& s) {
     getu("connect_timeout_ms", st.connect_timeout_ms);
     getu("first_byte_timeout_ms", st.first_byte_timeout_ms);
     getu("stream_idle_timeout_ms", st.stream_idle_timeout_ms);
+    getu("failover_deadline_ms", st.failover_deadline_ms);
+    getu("cooldown_fallback_ms", st.cooldown_fallback_ms);
+    getu("failure_cooldown_ms", st.failure_cooldown_ms);
+    getu("sticky_ttl_ms", st.sticky_ttl_ms);
+    getu("first_byte_keepalive_ms", st.first_byte_keepalive_ms);
+    getu("keepalive_interval_ms", st.keepalive_interval_ms);
+    if (auto* p = o.if_contains("max_attempts"); p && p->is_number()) {
+        st.max_attempts = static_cast<int>(p->to_number<double>());
+    }
+    if (auto* p = o.if_contains("failure_threshold"); p && p->is_number()) {
+        st.failure_threshold = static_cast<int>(p->to_number<double>());
+    }
     if (auto* p = o.if_contains("usage_retention_days"); p && p->is_number()) {
         st.usage_retention_days = static_cast<int>(p->to_number<double>());
     }
@@ -421,6 +466,14 @@ void SaveSettings(Session& s, const config::Settings& st) {
     o["first_byte_timeout_ms"] = st.first_byte_timeout_ms;
     o["stream_idle_timeout_ms"] = st.stream_idle_timeout_ms;
     o["usage_retention_days"] = st.usage_retention_days;
+    o["max_attempts"] = st.max_attempts;
+    o["failover_deadline_ms"] = st.failover_deadline_ms;
+    o["cooldown_fallback_ms"] = st.cooldown_fallback_ms;
+    o["failure_threshold"] = st.failure_threshold;
+    o["failure_cooldown_ms"] = st.failure_cooldown_ms;
+    o["sticky_ttl_ms"] = st.sticky_ttl_ms;
+    o["first_byte_keepalive_ms"] = st.first_byte_keepalive_ms;
+    o["keepalive_interval_ms"] = st.keepalive_interval_ms;
     o["default_limits"] = json::parse(LimitsToJson(st.default_limits));
     SetMeta(s, "runtime_settings", json::serialize(o));
 }
@@ -485,6 +538,7 @@ config::RuntimeState LoadRuntimeState(Session& s, const auth::SecretBox& box) {
         spec.priority = u.priority;
         spec.weight = u.weight;
         spec.enabled = u.enabled;
+        spec.credential_concurrency = u.credential_concurrency;
         for (const auto& c : creds) {
             if (c.upstream_id != spec.id) {
                 continue;
@@ -492,10 +546,10 @@ config::RuntimeState LoadRuntimeState(Session& s, const auth::SecretBox& box) {
             auto plain = box.Open(c.sealed, c.id);
             if (!plain) {
                 // Wrong master key or a tampered row: the credential is unusable, never fatal.
-                spec.credentials.push_back({c.id, "", false, "invalid"});
+                spec.credentials.push_back({c.id, "", false, "invalid", std::string("the stored key cannot be decrypted"), std::nullopt});
                 continue;
             }
-            spec.credentials.push_back({c.id, std::move(*plain), c.enabled, c.state});
+            spec.credentials.push_back({c.id, std::move(*plain), c.enabled, c.state, c.last_error, c.cooldown_until});
         }
         st.upstreams.push_back(std::move(spec));
     }

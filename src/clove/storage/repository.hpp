@@ -25,6 +25,7 @@ struct UpstreamRow {
     int priority = 0;
     int weight = 1;
     bool enabled = true;
+    int64_t credential_concurrency = 0;
     int64_t created_at = 0;
     int64_t updated_at = 0;
 };
@@ -83,6 +84,18 @@ std::optional<CredentialRow> FindCredentialByFingerprint(Session& s, const std::
 void InsertCredential(Session& s, const CredentialRow& c);
 bool UpdateCredential(Session& s, const CredentialRow& c);
 bool DeleteCredential(Session& s, const std::string& id);
+
+struct KeySpend {
+    std::string key_id;
+    int64_t since_day = 0, since_month = 0, total = 0;  ///< nano-USD
+};
+/// Spend per client key from the usage rows: since `day_start`, since `month_start` (Unix ms) and
+/// in total (start-up seeding of the budget counters).
+std::vector<KeySpend> SpendByKey(Session& s, int64_t day_start, int64_t month_start);
+/// Stores a credential's routing state (valid | cooling_down | invalid), its last error and
+/// cooldown end. False when the credential no longer exists.
+bool UpdateCredentialState(Session& s, const std::string& id, const std::string& state,
+                           const std::optional<std::string>& last_error, const std::optional<int64_t>& cooldown_until);
 
 // ---- client keys ----
 std::vector<ClientKeyRow> ListClientKeys(Session& s);

@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -152,6 +153,45 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> Connection::ReadSo
     }
     auto [e, n] = co_await im.plain->async_read_some(buffer, kTuple);
     co_return std::pair{e, n};
+}
+
+asio::awaitable<boost::system::error_code> Connection::WaitReadable(std::chrono::milliseconds timeout) {
+    auto& im = *impl_;
+    if (!im.plain && !im.tls) {
+        co_return asio::error::not_connected;
+    }
+    if (im.tls) {
+        // Decrypted bytes, or records already pulled off the socket into the engine's BIO, would
+        // never wake a socket wait.
+        SSL* ssl = im.tls->native_handle();
+        if (SSL_has_pending(ssl) || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) {
+            co_return boost::system::error_code{};
+        }
+    }
+    auto& sock = im.lowest().socket();
+    if (!sock.is_open()) {
+        co_return asio::error::bad_descriptor;
+    }
+    // A timer cancels the socket wait (never a read: a cancelled wait consumes nothing). The flag
+    // keeps a timer that fired late from cancelling a later operation.
+    auto fired = std::make_shared<bool>(false);
+    auto done = std::make_shared<bool>(false);
+    asio::steady_timer timer(im.ioc);
+    timer.expires_after(timeout);
+    timer.async_wait([&sock, fired, done](boost::system::error_code ec) {
+        if (!ec && !*done) {
+            *fired = true;
+            boost::system::error_code ignored;
+            sock.cancel(ignored);
+        }
+    });
+    auto [ec] = co_await sock.async_wait(tcp::socket::wait_read, kTuple);
+    *done = true;
+    timer.cancel();
+    if (*fired) {
+        co_return beast::error::timeout;
+    }
+    co_return ec;
 }
 
 void Connection::Close() {

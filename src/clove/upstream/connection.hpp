@@ -37,6 +37,10 @@ public:
         std::span<const boost::asio::const_buffer> buffers, std::chrono::milliseconds timeout);
     boost::asio::awaitable<std::pair<boost::system::error_code, size_t>> ReadSome(
         boost::asio::mutable_buffer buffer, std::chrono::milliseconds timeout);
+    /// Waits until a ReadSome would find data (or an error/EOF), for at most `timeout`. Returns
+    /// `boost::beast::error::timeout` when the time ran out; unlike ReadSome, the connection stays
+    /// usable (nothing was read, so a keepalive can be sent and the wait resumed).
+    boost::asio::awaitable<boost::system::error_code> WaitReadable(std::chrono::milliseconds timeout);
     /// Closes the socket at once; pending operations complete with an error. Safe to call from a
     /// completion handler on the same worker (client-disconnect cancellation).
     void Close();
