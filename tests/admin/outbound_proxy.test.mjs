@@ -92,7 +92,7 @@ test('a proxy that refuses the tunnel gives a 502 Anthropic error, not a hang', 
   assert.equal(r.status, 502, describeRes(r));
   assert.equal(r.json?.type, 'error');
   assert.equal(proxy.tunnels.length, 1);
-  for (const bad of ['https://127.0.0.1:3128', 'http://127.0.0.1:3128/path', 'socks5://127.0.0.1:1080', 'not a url']) {
+  for (const bad of ['https://127.0.0.1:3128', 'http://127.0.0.1:3128/path', 'socks4://127.0.0.1:1080', 'not a url']) {
     const rejected = await env.api('PATCH', '/settings', { outbound_proxy: bad });
     assert.equal(rejected.status, 400, `${bad}: ${describeRes(rejected)}`);
     assert.equal(rejected.json?.error?.field, 'outbound_proxy');

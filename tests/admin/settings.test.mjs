@@ -111,7 +111,7 @@ forEachBackend('status, settings, metrics', (backend) => {
     await expect400s(env, 'PATCH', '/settings', [
       ['unknown log level', { log_level: 'verbose' }, 'log_level'],
       ['log level not a string', { log_level: 3 }, 'log_level'],
-      ['socks proxy', { outbound_proxy: 'socks5://127.0.0.1:1080' }, 'outbound_proxy'],
+      ['socks4 proxy', { outbound_proxy: 'socks4://127.0.0.1:1080' }, 'outbound_proxy'],
       ['proxy not a URL', { outbound_proxy: 'proxy please' }, 'outbound_proxy'],
       ['retention 0', { usage_retention_days: 0 }, 'usage_retention_days'],
       ['retention 3651', { usage_retention_days: 3651 }, 'usage_retention_days'],
@@ -189,7 +189,9 @@ forEachBackend('status, settings, metrics', (backend) => {
     const req = r.text.split('\n').filter((l) => l.startsWith('clove_requests_total{'));
     assert.ok(req.some((l) => /route="/.test(l) && /model="/.test(l) && /upstream="/.test(l) && /status="/.test(l)), req.join('\n'));
     assert.ok(req.some((l) => /status="529"/.test(l)), `no status="529" series:\n${req.join('\n')}`);
-    assert.ok(/clove_credentials\{[^}]*state="valid"[^}]*\} 1(\.0)?$/m.test(r.text), 'clove_credentials{state="valid"} 1');
+    // The 529 carried retry-after: 7, so the only credential is cooling down (live state).
+    assert.ok(/clove_credentials\{[^}]*state="cooling_down"[^}]*\} 1(\.0)?$/m.test(r.text), 'clove_credentials{state="cooling_down"} 1');
+    assert.ok(/clove_credentials\{[^}]*state="valid"[^}]*\} 0(\.0)?$/m.test(r.text), 'clove_credentials{state="valid"} 0');
 
     assertError(await env.raw('GET', '/metrics'), 401, 'authentication_error');
     assertError(await env.raw('GET', '/metrics', undefined, { key: 'wrong-admin-key-0000000' }), 401, 'authentication_error');

@@ -93,8 +93,9 @@ forEachBackend('usage', (backend) => {
       { who: 'alice', key: undefined, model: MODEL, text: MARKER },
       { who: 'alice', key: undefined, model: MODEL, stream: true, text: MARKER },
       { who: 'bob', key: bob.key, model: 'claude-latest', upstreamModel: 'claude-sonnet-4-5' },
-      { who: 'bob', key: bob.key, model: MODEL, scenario: 'error:429', status: 429, errorType: 'rate_limit_error' },
       { who: 'alice', key: undefined, model: MODEL, scenario: 'no_cache' },
+      // last: the 429 (retry-after 7) puts the only credential in a cooldown
+      { who: 'bob', key: bob.key, model: MODEL, scenario: 'error:429', status: 429, errorType: 'rate_limit_error' },
     ];
     const sent = [];
     for (const p of plan) {

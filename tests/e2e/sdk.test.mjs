@@ -18,7 +18,7 @@ import {
   FAKE_CACHE_CREATION_1H,
   FAKE_CACHE_READ,
 } from '../fake_upstream/server.mjs';
-import { startClove, stopCloveChecked, CLIENT_KEY, UPSTREAM_KEY } from '../lib/clove.mjs';
+import { startClove, stopCloveChecked, resetCredentialStates, CLIENT_KEY, UPSTREAM_KEY } from '../lib/clove.mjs';
 import { waitFor } from '../lib/http.mjs';
 
 const DIRECT = process.env.CLOVE_E2E_DIRECT === '1';
@@ -289,6 +289,8 @@ for (const stream of [false, true]) {
         if (status === 429 || status === 529) assert.equal(err.headers.get('retry-after'), '7');
         return true;
       });
+      // a 401/403 marks the only credential invalid, a 429 cools it down: back to valid
+      if (!DIRECT) await resetCredentialStates(clove);
     }
   });
 }

@@ -9,7 +9,22 @@
 // Message (JSON), or a realistic SSE stream when the body has "stream": true.
 //
 // Control endpoints (never recorded as requests): GET /__fake/stats, GET /__fake/requests,
-// POST /__fake/reset.
+// POST /__fake/reset, GET|POST|DELETE /__fake/rules (see RULES).
+//
+// Every recorded request carries `apiKey`: the x-api-key it received (else the token of an
+// `Authorization: Bearer` header, else null), so tests can tell which credential was used.
+//
+// RULES (per credential or instance-wide behaviour, set by a test instead of the request header)
+//   fake.setRules([{ key, path, scenario, times }, ...])  replaces the rules; fake.addRule(rule)
+//   appends one; fake.clearRules(); fake.rules() lists them with `used` counts.
+//   POST /__fake/rules with a JSON array of rules (or {"rules": [...], "append": true}) does the
+//   same over HTTP; GET /__fake/rules lists them; DELETE /__fake/rules clears them.
+//   Each rule: key (optional: only requests with this api key, see apiKey above; absent = every
+//   request), path (optional: only this pathname, e.g. "/v1/messages"), scenario (directives as
+//   in x-fake-scenario), times (optional: apply to N requests, then the rule is spent).
+//   The first live matching rule applies; its directives are merged over the request's own
+//   x-fake-scenario (the rule wins on a conflict). reset() clears the rules too.
+//   A request records the rule it used as `rule` (index in the list, or null).
 //
 // SCENARIO DIRECTIVES
 //   deltas:N             number of text_delta events of the (last) text block (default 3)
@@ -21,6 +36,12 @@
 //   hang                 never answer (the request stays open until the client goes away)
 //   drop_after:N         destroy the socket after N SSE events (no terminating chunk)
 //   error:STATUS         Anthropic error JSON for STATUS (429/529 add retry-after: 7)
+//   retry_after:S        the retry-after header value of an error response (any status), e.g.
+//                        retry_after:2; retry_after:none sends no retry-after at all
+//   ratelimit:R/L/S      anthropic-ratelimit-requests-remaining R, -limit L and -reset now + S
+//                        seconds (RFC 3339) on every response of the request (success, error,
+//                        stream) instead of the default (limit 4000, remaining counting down,
+//                        reset in 60 s); ratelimit:none omits every anthropic-ratelimit-* header
 //   error_event_after:N  after N SSE events send `event: error` (overloaded_error) and end cleanly
 //   content_length       frame the SSE body with Content-Length instead of chunked encoding
 //   echo                 the answer text is "sha256=<hex of received body> bytes=<length>"
@@ -283,6 +304,19 @@ export function errorBody(status, requestId, message) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+/** RFC 3339 UTC, whole seconds rounded up (never before ms), like Anthropic's anthropic-ratelimit-*-reset headers. */
+function rfc3339(ms) {
+  return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
+}
+
+/** The credential a request carries: x-api-key, else the Bearer token, else null. */
+function apiKeyOf(req) {
+  const k = req.headers['x-api-key'];
+  if (typeof k === 'string' && k) return k;
+  const m = /^Bearer\s+(\S+)/i.exec(String(req.headers.authorization ?? ''));
+  return m ? m[1] : null;
+}
+
 function headerObject(rawHeaders) {
   // Lower-cased names; repeated headers joined like node does for most (", "), but keep set-cookie style arrays.
   const out = {};
@@ -315,6 +349,40 @@ export async function startFakeUpstream(opts = {}) {
   const sockets = new Set();
   let seq = 0;
   let rateRemaining = 4000;
+  /** Scripted behaviour: [{key, path, scenario (string), times, used}] (see RULES). */
+  let rules = [];
+
+  function normaliseRule(r) {
+    if (!r || typeof r !== 'object') throw new Error('a rule must be an object');
+    const scenario = typeof r.scenario === 'string' ? r.scenario : '';
+    if (r.key !== undefined && r.key !== null && typeof r.key !== 'string') throw new Error('rule.key must be a string');
+    if (r.path !== undefined && r.path !== null && typeof r.path !== 'string') throw new Error('rule.path must be a string');
+    const times = r.times === undefined || r.times === null ? null : Number(r.times);
+    if (times !== null && !(Number.isInteger(times) && times >= 0)) throw new Error('rule.times must be a non-negative integer');
+    return { key: r.key ?? null, path: r.path ?? null, scenario, times, used: 0 };
+  }
+
+  function setRules(list) {
+    if (!Array.isArray(list)) throw new Error('rules must be an array');
+    rules = list.map(normaliseRule);
+  }
+
+  function rulesJson() {
+    return rules.map((r, index) => ({ index, key: r.key, path: r.path, scenario: r.scenario, times: r.times, used: r.used }));
+  }
+
+  /** The first live rule matching a request (and counts its use), or null. */
+  function takeRule(apiKey, pathname) {
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      if (r.key !== null && r.key !== apiKey) continue;
+      if (r.path !== null && r.path !== pathname) continue;
+      if (r.times !== null && r.used >= r.times) continue;
+      r.used++;
+      return { index: i, rule: r };
+    }
+    return null;
+  }
 
   const server = http.createServer({ keepAliveTimeout: opts.keepAliveTimeout ?? 60000, requestTimeout: 0, headersTimeout: 60000 });
   server.keepAliveTimeout = opts.keepAliveTimeout ?? 60000;
@@ -334,6 +402,7 @@ export async function startFakeUpstream(opts = {}) {
 
   function resetState() {
     requests.length = 0;
+    rules = [];
     stats.connections.opened = stats.connections.open;
     stats.connections.closed = 0;
     stats.requests = 0;
@@ -361,6 +430,8 @@ export async function startFakeUpstream(opts = {}) {
       body_text: r.body ? r.body.toString('utf8') : null,
       body_sha256: r.body ? sha256Hex(r.body) : null,
       request_id: r.requestId,
+      api_key: r.apiKey,
+      rule: r.rule,
       scenario: r.scenario,
       aborted: r.aborted,
       dropped: !!r.dropped,
@@ -377,6 +448,10 @@ export async function startFakeUpstream(opts = {}) {
     const u = new URL(req.url, 'http://fake');
     if (u.pathname.startsWith('/__fake/')) return control(req, res, u);
 
+    const apiKey = apiKeyOf(req);
+    const applied = takeRule(apiKey, u.pathname);
+    const scenario = parseScenario(req.headers['x-fake-scenario']);
+    if (applied) Object.assign(scenario, parseScenario(applied.rule.scenario));
     const rec = {
       seq: ++seq,
       method: req.method,
@@ -388,7 +463,9 @@ export async function startFakeUpstream(opts = {}) {
       body: null,
       json: undefined,
       requestId: randomId('req_fake_'),
-      scenario: parseScenario(req.headers['x-fake-scenario']),
+      apiKey,
+      rule: applied ? applied.index : null,
+      scenario,
       aborted: false,
       completed: false,
       receivedAt: Date.now(),
@@ -451,7 +528,8 @@ export async function startFakeUpstream(opts = {}) {
       res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
       res.end(b);
     };
-    req.resume();
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       if (u.pathname === '/__fake/stats' && req.method === 'GET') return send(200, snapshotStats());
       if (u.pathname === '/__fake/requests' && req.method === 'GET') return send(200, requestsJson());
@@ -459,12 +537,50 @@ export async function startFakeUpstream(opts = {}) {
         resetState();
         return send(200, { ok: true });
       }
+      if (u.pathname === '/__fake/rules') {
+        if (req.method === 'GET') return send(200, { rules: rulesJson() });
+        if (req.method === 'DELETE') {
+          rules = [];
+          return send(200, { rules: [] });
+        }
+        if (req.method === 'POST' || req.method === 'PUT') {
+          try {
+            const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]');
+            const list = Array.isArray(body) ? body : body && Array.isArray(body.rules) ? body.rules : null;
+            if (!list) throw new Error('expected a JSON array of rules or {"rules": [...]}');
+            const fresh = list.map(normaliseRule);
+            rules = body && body.append ? [...rules, ...fresh] : fresh;
+          } catch (err) {
+            return send(400, { error: String(err && err.message) });
+          }
+          return send(200, { rules: rulesJson() });
+        }
+      }
       return send(404, { error: 'unknown control endpoint' });
     });
   }
 
-  function commonHeaders(rec) {
+  function rateLimitHeaders(rec) {
+    const rl = rec.scenario.ratelimit;
     rateRemaining = rateRemaining > 0 ? rateRemaining - 1 : 4000;
+    if (rl === 'none') return {};
+    const h = {
+      'anthropic-ratelimit-requests-limit': '4000',
+      'anthropic-ratelimit-requests-remaining': String(rateRemaining),
+      'anthropic-ratelimit-requests-reset': rfc3339(Date.now() + 60000),
+      'anthropic-ratelimit-tokens-limit': '400000',
+      'anthropic-ratelimit-tokens-remaining': '399000',
+    };
+    const m = typeof rl === 'string' ? /^(\d+)\/(\d+)\/(\d+(?:\.\d+)?)$/.exec(rl) : null;
+    if (m) {
+      h['anthropic-ratelimit-requests-remaining'] = m[1];
+      h['anthropic-ratelimit-requests-limit'] = m[2];
+      h['anthropic-ratelimit-requests-reset'] = rfc3339(Date.now() + Number(m[3]) * 1000);
+    }
+    return h;
+  }
+
+  function commonHeaders(rec) {
     const hop = rec.scenario.hop_headers
       ? { connection: 'keep-alive, x-fake-hop', 'x-fake-hop': '1', 'keep-alive': 'timeout=59, max=977' }
       : {};
@@ -472,11 +588,7 @@ export async function startFakeUpstream(opts = {}) {
       ...hop,
       'request-id': rec.requestId,
       'anthropic-organization-id': 'org_fake_0001',
-      'anthropic-ratelimit-requests-limit': '4000',
-      'anthropic-ratelimit-requests-remaining': String(rateRemaining),
-      'anthropic-ratelimit-requests-reset': new Date(Date.now() + 60000).toISOString().replace(/\.\d+Z$/, 'Z'),
-      'anthropic-ratelimit-tokens-limit': '400000',
-      'anthropic-ratelimit-tokens-remaining': '399000',
+      ...rateLimitHeaders(rec),
       'x-fake-seq': String(rec.seq),
     };
   }
@@ -511,7 +623,9 @@ export async function startFakeUpstream(opts = {}) {
 
   function sendError(res, rec, status, message) {
     const extra = {};
-    if (status === 429 || status === 529) extra['retry-after'] = '7';
+    const ra = rec.scenario.retry_after;
+    if (typeof ra === 'string' && ra !== 'none' && ra !== '') extra['retry-after'] = ra;
+    else if (ra === undefined && (status === 429 || status === 529)) extra['retry-after'] = '7';
     sendJson(res, rec, status, errorBody(status, rec.requestId, message), extra);
   }
 
@@ -687,6 +801,21 @@ export async function startFakeUpstream(opts = {}) {
     lastRequest() {
       return requests[requests.length - 1];
     },
+    /** The api keys (apiKey) of the requests to pathname (default /v1/messages), in order. */
+    keysSeen(pathname = '/v1/messages') {
+      return requests.filter((r) => r.path === pathname).map((r) => r.apiKey);
+    },
+    /** Replaces the rules (see RULES). */
+    setRules,
+    /** Appends one rule. */
+    addRule(rule) {
+      rules.push(normaliseRule(rule));
+    },
+    clearRules() {
+      rules = [];
+    },
+    /** The rules with their `used` counts. */
+    rules: rulesJson,
     reset: resetState,
     snapshotStats,
     async close() {

@@ -196,3 +196,154 @@ test('standalone mode prints FAKE_UPSTREAM_PORT and serves', async () => {
     child.kill('SIGTERM');
   }
 });
+
+test('apiKey: the x-api-key (else the Bearer token) of every request is recorded', async () => {
+  await request(`${fake.url}/v1/messages`, { headers: H(null, { 'x-api-key': 'sk-one' }), body: body() });
+  await request(`${fake.url}/v1/messages`, {
+    headers: { 'content-type': 'application/json', authorization: 'Bearer sk-two' },
+    body: body(),
+  });
+  await request(`${fake.url}/v1/messages`, { headers: { 'content-type': 'application/json' }, body: body() });
+  await request(`${fake.url}/v1/models`, { headers: H(null, { 'x-api-key': 'sk-three' }) });
+  assert.deepEqual(
+    fake.requests.map((r) => r.apiKey),
+    ['sk-one', 'sk-two', null, 'sk-three'],
+  );
+  assert.deepEqual(fake.keysSeen(), ['sk-one', 'sk-two', null]);
+  assert.deepEqual(fake.keysSeen('/v1/models'), ['sk-three']);
+  const reqs = (await request(`${fake.url}/__fake/requests`)).json();
+  assert.deepEqual(
+    reqs.map((r) => r.api_key),
+    ['sk-one', 'sk-two', null, 'sk-three'],
+  );
+});
+
+test('rules: per key, instance-wide, times, path, merged over the header scenario', async () => {
+  fake.setRules([
+    { key: 'sk-bad', scenario: 'error:401' },
+    { key: 'sk-limited', scenario: 'error:429,retry_after:2', times: 2 },
+    { path: '/v1/models', scenario: 'error:500' },
+  ]);
+  const send = (key, scenario, extra = {}) => request(`${fake.url}/v1/messages`, { headers: H(scenario, { 'x-api-key': key }), body: body(extra) });
+  assert.equal((await send('sk-bad')).status, 401);
+  assert.equal((await send('sk-bad')).status, 401, 'a rule without times applies every time');
+  assert.equal((await send('sk-good')).status, 200, 'other keys are unaffected');
+  let r = await send('sk-limited');
+  assert.equal(r.status, 429);
+  assert.equal(r.headers['retry-after'], '2');
+  assert.equal((await send('sk-limited')).status, 429);
+  assert.equal((await send('sk-limited')).status, 200, 'times: 2 is spent after two requests');
+  assert.equal((await request(`${fake.url}/v1/models`, { headers: H() })).status, 500, 'path rule');
+  assert.deepEqual(
+    fake.requests.map((x) => x.rule),
+    [0, 0, null, 1, 1, null, 2],
+  );
+  assert.deepEqual(
+    fake.rules().map((x) => x.used),
+    [2, 2, 1],
+  );
+  // the rule's directives are merged over the request's own (the rule wins on a conflict)
+  fake.setRules([{ scenario: 'deltas:2' }]);
+  r = await send('sk-any', 'deltas:5,interval:1', { stream: true });
+  assert.equal(r.events.filter((e) => e.event === 'content_block_delta').length, 2);
+  assert.equal(fake.lastRequest().scenario.interval, '1');
+  // an instance-wide hang for one request, then normal again
+  fake.setRules([{ scenario: 'error:529', times: 1 }]);
+  r = await send('sk-any');
+  assert.equal(r.status, 529);
+  assert.equal(r.headers['retry-after'], '7', 'default retry-after of a 529');
+  assert.equal((await send('sk-any')).status, 200);
+  fake.clearRules();
+  assert.deepEqual(fake.rules(), []);
+});
+
+test('rules over HTTP: POST (replace, append), GET, DELETE; reset clears them', async () => {
+  let r = await request(`${fake.url}/__fake/rules`, { method: 'POST', body: JSON.stringify([{ key: 'sk-x', scenario: 'error:403', times: 1 }]) });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json().rules.length, 1);
+  r = await request(`${fake.url}/__fake/rules`, { method: 'POST', body: JSON.stringify({ append: true, rules: [{ scenario: 'error:400' }] }) });
+  assert.deepEqual(
+    r.json().rules.map((x) => x.scenario),
+    ['error:403', 'error:400'],
+  );
+  const send = (key) => request(`${fake.url}/v1/messages`, { headers: H(null, { 'x-api-key': key }), body: body() });
+  assert.equal((await send('sk-x')).status, 403);
+  assert.equal((await send('sk-x')).status, 400, 'the spent rule falls through to the next one');
+  const listed = (await request(`${fake.url}/__fake/rules`)).json().rules;
+  assert.deepEqual(
+    listed.map((x) => [x.key, x.times, x.used]),
+    [
+      ['sk-x', 1, 1],
+      [null, null, 1],
+    ],
+  );
+  r = await request(`${fake.url}/__fake/rules`, { method: 'POST', body: '{"rules": "nope"}' });
+  assert.equal(r.status, 400);
+  r = await request(`${fake.url}/__fake/rules`, { method: 'POST', body: JSON.stringify([{ times: -1 }]) });
+  assert.equal(r.status, 400);
+  assert.equal((await request(`${fake.url}/__fake/rules`)).json().rules.length, 2, 'a refused POST changes nothing');
+  r = await request(`${fake.url}/__fake/rules`, { method: 'DELETE' });
+  assert.deepEqual(r.json().rules, []);
+  assert.equal((await send('sk-x')).status, 200);
+  fake.setRules([{ scenario: 'error:500' }]);
+  await request(`${fake.url}/__fake/reset`, { method: 'POST' });
+  assert.deepEqual(fake.rules(), []);
+  assert.equal((await send('sk-x')).status, 200);
+});
+
+test('retry_after:S and retry_after:none on error responses', async () => {
+  const cases = [
+    ['error:429,retry_after:2', 429, '2'],
+    ['error:529,retry_after:0.5', 529, '0.5'],
+    ['error:503,retry_after:9', 503, '9'],
+    ['error:429,retry_after:none', 429, undefined],
+    ['error:529,retry_after:none', 529, undefined],
+    ['error:500', 500, undefined],
+  ];
+  for (const [sc, status, ra] of cases) {
+    const r = await request(`${fake.url}/v1/messages`, { headers: H(sc), body: body() });
+    assert.equal(r.status, status, sc);
+    assert.equal(r.headers['retry-after'], ra, sc);
+  }
+});
+
+test('ratelimit:R/L/S sets the request rate-limit headers; ratelimit:none omits them', async () => {
+  const t0 = Date.now();
+  for (const [sc, stream] of [
+    ['ratelimit:3/50/10', false],
+    ['ratelimit:0/50/10,error:429,retry_after:none', false],
+    ['ratelimit:3/50/10', true],
+  ]) {
+    const r = await request(`${fake.url}/v1/messages`, { headers: H(sc), body: body(stream ? { stream: true } : {}) });
+    assert.equal(r.headers['anthropic-ratelimit-requests-limit'], '50', sc);
+    assert.equal(r.headers['anthropic-ratelimit-requests-remaining'], sc.includes('0/50') ? '0' : '3', sc);
+    const reset = Date.parse(r.headers['anthropic-ratelimit-requests-reset']);
+    assert.match(r.headers['anthropic-ratelimit-requests-reset'], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.ok(reset >= t0 + 10000 && reset <= Date.now() + 11000, `reset ${r.headers['anthropic-ratelimit-requests-reset']}`);
+    assert.equal(r.headers['retry-after'], undefined);
+  }
+  const r = await request(`${fake.url}/v1/messages`, { headers: H('ratelimit:none,error:429,retry_after:none'), body: body() });
+  assert.equal(r.status, 429);
+  assert.deepEqual(
+    Object.keys(r.headers).filter((k) => k.startsWith('anthropic-ratelimit-') || k === 'retry-after'),
+    [],
+  );
+  const d = await request(`${fake.url}/v1/messages`, { headers: H(), body: body() });
+  assert.equal(d.headers['anthropic-ratelimit-requests-limit'], '4000', 'default headers without the directive');
+});
+
+test('several instances run side by side, each with its own rules and records', async () => {
+  const other = await startFakeUpstream();
+  try {
+    assert.notEqual(other.port, fake.port);
+    other.setRules([{ scenario: 'error:529' }]);
+    const a = await request(`${fake.url}/v1/messages`, { headers: H(), body: body() });
+    const b = await request(`${other.url}/v1/messages`, { headers: H(), body: body() });
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 529);
+    assert.equal(fake.requests.length, 1);
+    assert.equal(other.requests.length, 1);
+  } finally {
+    await other.close();
+  }
+});

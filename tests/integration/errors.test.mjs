@@ -1,10 +1,19 @@
 // Upstream error statuses and bodies are relayed unchanged (JSON and streaming requests).
+//
+// One upstream with one credential: every error is relayed after exactly one attempt. Routing
+// remembers what an error says about the credential (401/403: invalid; 429: cooling down for
+// its retry-after; 5xx/529: failures), so the credential is reset through the admin API
+// (resetCredentialStates) after each scripted error; otherwise a 401 would turn every later
+// request into Clove's own 503, and a 429 into Clove's own 429 for 7 s.
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { useCloveWithFake, clientHeaders } from '../lib/clove.mjs';
+import { useCloveWithFake, clientHeaders, resetCredentialStates } from '../lib/clove.mjs';
 import { request } from '../lib/http.mjs';
 
 const ctx = useCloveWithFake({ before, after, beforeEach });
+beforeEach(() => resetCredentialStates(ctx.clove));
+/** Statuses after which the one credential is no longer valid (must be reset). */
+const STATE_CHANGING = new Set([401, 403, 429]);
 const body = (stream) =>
   JSON.stringify({ model: 'claude-sonnet-5-5', max_tokens: 16, ...(stream ? { stream: true } : {}), messages: [{ role: 'user', content: 'hi' }] });
 
@@ -29,6 +38,10 @@ for (const stream of [false, true]) {
       );
       if (status === 429 || status === 529) assert.equal(r.headers['retry-after'], '7', `${status}: retry-after relayed`);
       else assert.equal(r.headers['retry-after'], undefined);
+      assert.equal(up.length, 1, `${status}: one credential, one upstream attempt`);
+      const reset = await resetCredentialStates(ctx.clove);
+      if (STATE_CHANGING.has(status)) assert.equal(reset.length, 1, `${status}: the credential kept state valid`);
+      else if (status < 500) assert.equal(reset.length, 0, `${status}: a client error changed the credential state`);
     }
   });
 }
@@ -39,6 +52,7 @@ test('an upstream 4xx is not retried', async () => {
     const r = await request(`${ctx.clove.url}/v1/messages`, { headers: clientHeaders({ 'x-fake-scenario': `error:${status}` }), body: body(false) });
     assert.equal(r.status, status);
     assert.equal(ctx.fake.requests.length, 1, `${status} was sent upstream ${ctx.fake.requests.length} times`);
+    await resetCredentialStates(ctx.clove);
   }
 });
 
@@ -50,6 +64,7 @@ test('upstream error on count_tokens and models is relayed', async () => {
   assert.equal(c.status, 429, c.text);
   assert.equal(JSON.parse(c.text).error.type, 'rate_limit_error');
   assert.equal(c.headers['retry-after'], '7');
+  await resetCredentialStates(ctx.clove);
 });
 
 test('a mid-stream upstream error event is relayed, then the stream ends', async () => {
@@ -74,5 +89,6 @@ test('chunked upstream JSON (no Content-Length) is relayed unchanged, success an
     assert.equal(r.status, up.responseStatus, `${sc}: status`);
     assert.equal(r.text, up.responseBody, `${sc}: body`);
     assert.match(r.headers['content-type'] ?? '', /^application\/json/);
+    await resetCredentialStates(ctx.clove);
   }
 });

@@ -329,6 +329,8 @@ export async function startClove(opts = {}) {
   const handle = {
     url: `http://127.0.0.1:${port}`,
     port,
+    /** ADMIN_API_KEYS given in opts.env (null: a first start prints a generated admin key). */
+    adminKeys: opts.env?.ADMIN_API_KEYS ?? null,
     proc,
     pid: proc.pid,
     configPath: file,
@@ -438,6 +440,58 @@ export async function runCloveExpectingExit(config, { args = [], env = {}, timeo
   removeDataDir(dir);
   if (ownDataDir) removeDataDir(dd);
   return { code, signal, stderr: out, listening };
+}
+
+/** An admin key of a started Clove: the first of ADMIN_API_KEYS, else the one it printed. */
+export async function adminKeyOf(clove) {
+  if (clove.adminKeys) return String(clove.adminKeys).split(',')[0].trim();
+  return waitForAdminKey(clove);
+}
+
+/** Admin API call (JSON) to a started Clove with its admin key; resolves {status, json, text}. */
+export async function adminCall(clove, method, apiPath, body) {
+  const key = await adminKeyOf(clove);
+  const { request } = await import('./http.mjs');
+  const headers = { 'x-api-key': key };
+  let payload;
+  if (body !== undefined) {
+    payload = JSON.stringify(body);
+    headers['content-type'] = 'application/json';
+  }
+  const r = await request(`${clove.url}/admin/api${apiPath}`, { method, headers, body: payload, timeoutMs: 10000 });
+  let json;
+  try {
+    json = r.text ? JSON.parse(r.text) : undefined;
+  } catch {
+    json = undefined;
+  }
+  return { status: r.status, headers: r.headers, text: r.text, json };
+}
+
+/**
+ * Routing keeps per-credential state: an upstream 401/402/403 marks a credential invalid, a 429
+ * (or repeated 5xx/529) cools it down. Tests that script such errors against a single
+ * credential and then expect normal traffic call this: every enabled credential that is not
+ * `valid` is re-enabled through the admin API (PATCH {"enabled": true} resets it to valid).
+ * Resolves the ids it reset.
+ */
+export async function resetCredentialStates(clove) {
+  const ups = await adminCall(clove, 'GET', '/upstreams');
+  if (ups.status !== 200) throw new Error(`GET /admin/api/upstreams → ${ups.status} ${ups.text}`);
+  const reset = [];
+  for (const up of ups.json.data) {
+    const list = await adminCall(clove, 'GET', `/upstreams/${up.id}/credentials`);
+    if (list.status !== 200) throw new Error(`GET credentials of ${up.id} → ${list.status} ${list.text}`);
+    for (const c of list.json.data) {
+      if (!c.enabled || c.state === 'valid') continue;
+      const p = await adminCall(clove, 'PATCH', `/credentials/${c.id}`, { enabled: true });
+      if (p.status !== 200 || p.json?.state !== 'valid') {
+        throw new Error(`PATCH /admin/api/credentials/${c.id} {"enabled":true} → ${p.status} ${p.text} (expected state valid)`);
+      }
+      reset.push(c.id);
+    }
+  }
+  return reset;
 }
 
 /** Standard request headers for a client of Clove. */

@@ -36,7 +36,7 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { startFakeUpstream } from '../fake_upstream/server.mjs';
-import { defaultConfig, REPO_ROOT } from '../lib/clove.mjs';
+import { defaultConfig, REPO_ROOT, resetCredentialStates } from '../lib/clove.mjs';
 import { pgAvailable, pgDump, psql } from '../lib/pg.mjs';
 import { startEnv, call, create, get, seededUpstream, seededKey, waitUsage, describeRes, sleep, MODEL } from '../admin/_admin.mjs';
 import { makeRow } from './_lib.mjs';
@@ -196,6 +196,9 @@ for (const backend of BACKENDS) {
     }
     for (const sc of ['error:429', 'error:500', 'error:401', 'error:529', 'drop_after:3']) {
       await msg({ key: C.apiClient, scenario: sc, stream: sc.startsWith('drop') });
+      // a 429 cools the credentials down, a 401 marks them invalid (with last_error, which the
+      // scan covers): back to valid so that every scenario reaches the upstream
+      await resetCredentialStates(env.clove);
     }
     await rec(await call(env.url, 'POST', '/v1/messages/count_tokens', { model: MODEL, messages: [{ role: 'user', content: 'x' }] }, { key: C.apiClient, headers: { 'anthropic-version': '2023-06-01' } }));
     await rec(await call(env.url, 'GET', '/v1/models', undefined, { key: C.cfgClient, headers: { 'anthropic-version': '2023-06-01' } }));

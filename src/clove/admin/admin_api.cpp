@@ -245,6 +245,7 @@ json::object UpstreamJson(const storage::UpstreamRow& u, const std::vector<stora
             {"priority", u.priority},
             {"weight", u.weight},
             {"credential_concurrency", u.credential_concurrency},
+            {"proxy_url", u.cfg.proxy_url ? json::value(upstream::MaskProxyUrl(*u.cfg.proxy_url)) : json::value(nullptr)},
             {"enabled", u.enabled},
             {"connect_timeout_ms", u.cfg.connect_timeout_ms},
             {"first_byte_timeout_ms", u.cfg.first_byte_timeout_ms},
@@ -304,6 +305,82 @@ json::object CredentialJson(const storage::CredentialRow& c, const routing::Heal
             {"created_at", FormatTime(c.created_at)}};
 }
 
+/// Credential states from the live state machine (the snapshot only knows what was stored), and
+/// per-credential attempt counters.
+void LiveCredentialMetrics(const proxy::Snapshot& snap, const routing::HealthTable& health, metrics::Gauges& g) {
+    int64_t valid = 0, cooling = 0, invalid = 0;
+    const int64_t now = health.clock().SteadyMs();
+    std::string& out = g.extra;
+    out += "# HELP clove_credential_attempts_total Upstream attempts per credential by result.\n"
+           "# TYPE clove_credential_attempts_total counter\n";
+    std::string in_flight = "# HELP clove_credential_in_flight Requests in flight per credential.\n"
+                            "# TYPE clove_credential_in_flight gauge\n";
+    for (const auto& u : snap.upstreams) {
+        for (const auto& c : u.credentials) {
+            const auto& h = *c.health;
+            const auto st = h.health();
+            if (st == routing::Health::kInvalid) {
+                ++invalid;
+            } else if (!h.Available(now)) {
+                ++cooling;
+            } else {
+                ++valid;
+            }
+            for (auto [result, v] : {std::pair<const char*, int64_t>{"success", h.successes.load()},
+                                     {"failure", h.failures.load()},
+                                     {"rate_limited", h.rate_limited.load()}}) {
+                out += fmt::format("clove_credential_attempts_total{{upstream=\"{}\",credential=\"{}\",result=\"{}\"}} {}\n",
+                                   u.config.name, c.id, result, v);
+            }
+            in_flight += fmt::format("clove_credential_in_flight{{upstream=\"{}\",credential=\"{}\"}} {}\n",
+                                     u.config.name, c.id, h.in_flight.load());
+        }
+    }
+    out += in_flight;
+    g.credentials["valid"] = valid;
+    g.credentials["cooling_down"] = cooling;
+    g.credentials["invalid"] = invalid;
+}
+
+/// Prompt-cache efficiency per client key and per credential (sessions only in the API: their
+/// number is unbounded).
+void CacheMetrics(const proxy::Snapshot& snap, const routing::CacheStats& stats, std::string& out) {
+    out += "# HELP clove_prompt_tokens_total Prompt input tokens by cache use (input = uncached).\n"
+           "# TYPE clove_prompt_tokens_total counter\n";
+    std::string share = "# HELP clove_cache_read_share Share of prompt input read from the prompt cache.\n"
+                        "# TYPE clove_cache_read_share gauge\n";
+    auto emit = [&](const char* scope, const routing::CacheStats::Row& r, const std::string& label) {
+        out += fmt::format("clove_prompt_tokens_total{{{}=\"{}\",kind=\"input\"}} {}\n", scope, label, r.input_tokens);
+        out += fmt::format("clove_prompt_tokens_total{{{}=\"{}\",kind=\"cache_read\"}} {}\n", scope, label,
+                           r.cache_read_tokens);
+        out += fmt::format("clove_prompt_tokens_total{{{}=\"{}\",kind=\"cache_creation\"}} {}\n", scope, label,
+                           r.cache_creation_tokens);
+        share += fmt::format("clove_cache_read_share{{{}=\"{}\"}} {:.4f}\n", scope, label, r.ReadShare());
+    };
+    size_t n = 0;
+    for (const auto& r : stats.Keys()) {
+        if (++n > 1000) break;
+        auto it = snap.names.find(r.id);
+        emit("key", r, it == snap.names.end() ? r.id : it->second);
+    }
+    n = 0;
+    for (const auto& r : stats.Credentials()) {
+        if (++n > 1000) break;
+        emit("credential", r, r.id);
+    }
+    out += share;
+}
+
+json::object CacheRowJson(const routing::CacheStats::Row& r) {
+    return {{"id", r.id},
+            {"requests", r.requests},
+            {"input_tokens", r.input_tokens},
+            {"cache_read_input_tokens", r.cache_read_tokens},
+            {"cache_creation_input_tokens", r.cache_creation_tokens},
+            {"cache_read_share", r.ReadShare()},
+            {"last_seen_at", FormatTime(r.last_seen_ms)}};
+}
+
 json::object KeyJson(const storage::ClientKeyRow& k, const std::map<std::string, storage::SummaryRow>& totals) {
     json::array models;
     for (const auto& m : k.allowed_models) {
@@ -330,7 +407,7 @@ json::object KeyJson(const storage::ClientKeyRow& k, const std::map<std::string,
 
 json::object SettingsJson(const config::Settings& st) {
     return {{"log_level", st.log_level},
-            {"outbound_proxy", st.outbound_proxy ? json::value(*st.outbound_proxy) : json::value(nullptr)},
+            {"outbound_proxy", st.outbound_proxy ? json::value(upstream::MaskProxyUrl(*st.outbound_proxy)) : json::value(nullptr)},
             {"connect_timeout_ms", st.connect_timeout_ms},
             {"first_byte_timeout_ms", st.first_byte_timeout_ms},
             {"stream_idle_timeout_ms", st.stream_idle_timeout_ms},
@@ -357,12 +434,14 @@ json::object PriceJson(const config::PriceSpec& p, bool custom) {
 }
 
 json::object CountersJson(const storage::SummaryRow& r) {
+    const int64_t prompt = r.input_tokens + r.cache_creation_tokens + r.cache_read_tokens;
     return {{"requests", r.requests},
             {"errors", r.errors},
             {"input_tokens", r.input_tokens},
             {"output_tokens", r.output_tokens},
             {"cache_creation_input_tokens", r.cache_creation_tokens},
             {"cache_read_input_tokens", r.cache_read_tokens},
+            {"cache_read_share", prompt > 0 ? static_cast<double>(r.cache_read_tokens) / static_cast<double>(prompt) : 0.0},
             {"cost_usd", Usd(r.cost_nanousd)}};
 }
 
@@ -429,11 +508,11 @@ void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool
     if (create) {
         f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
                          "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
-                         "credential_concurrency", "credentials"});
+                         "credential_concurrency", "proxy_url", "credentials"});
     } else {
         f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
                          "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
-                         "credential_concurrency"});
+                         "credential_concurrency", "proxy_url"});
     }
     if (auto v = f.String("name")) {
         if (!IsName(*v, 64, "._-")) {
@@ -498,6 +577,19 @@ void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool
     if (auto v = f.Int("priority", -1000, 1000)) u.priority = static_cast<int>(*v);
     if (auto v = f.Int("weight", 1, 1000)) u.weight = static_cast<int>(*v);
     if (auto v = f.Int("credential_concurrency", 0, 100'000)) u.credential_concurrency = *v;
+    if (f.Has("proxy_url")) {
+        if (f.IsNull("proxy_url")) {
+            u.cfg.proxy_url.reset();
+        } else {
+            auto v = f.String("proxy_url");
+            if (*v != "direct" && !upstream::ValidProxyUrl(*v)) {
+                Invalid("proxy_url",
+                        "must be null (the global outbound proxy), \"direct\" or a proxy URL (http://, socks5:// or "
+                        "socks5h://host:port)");
+            }
+            u.cfg.proxy_url = *v;
+        }
+    }
     if (auto v = f.Bool("enabled")) u.enabled = *v;
     if (auto v = f.Int("connect_timeout_ms", 1, 3'600'000)) u.cfg.connect_timeout_ms = static_cast<uint32_t>(*v);
     if (auto v = f.Int("first_byte_timeout_ms", 1, 3'600'000)) u.cfg.first_byte_timeout_ms = static_cast<uint32_t>(*v);
@@ -577,6 +669,10 @@ public:
         if (r == "status" && n == 1) {
             need(method == verb::get);
             return Status();
+        }
+        if (r == "cache" && n == 1) {
+            need(method == verb::get);
+            return CacheEfficiency();
         }
         if (r == "upstreams") {
             if (n == 1) {
@@ -669,6 +765,29 @@ public:
     }
 
 private:
+    /// Prompt-cache efficiency since start: per key, credential and Claude Code session.
+    Reply CacheEfficiency() {
+        json::array keys, creds, sessions;
+        if (s_.cache_stats) {
+            auto snap = s_.snapshots.Load();
+            for (const auto& r : s_.cache_stats->Keys()) {
+                auto o = CacheRowJson(r);
+                auto it = snap->names.find(r.id);
+                o["name"] = it == snap->names.end() ? json::value(nullptr) : json::value(it->second);
+                keys.push_back(std::move(o));
+            }
+            for (const auto& r : s_.cache_stats->Credentials()) {
+                creds.push_back(CacheRowJson(r));
+            }
+            for (const auto& r : s_.cache_stats->Sessions()) {
+                auto o = CacheRowJson(r);
+                o["credential_id"] = r.credential_id;
+                sessions.push_back(std::move(o));
+            }
+        }
+        return Json(200, json::object{{"keys", keys}, {"credentials", creds}, {"sessions", sessions}});
+    }
+
     Reply Status() {
         auto now = std::chrono::steady_clock::now();
         json::object o{{"version", CLOVE_VERSION},
@@ -1005,9 +1124,9 @@ private:
                     st.outbound_proxy.reset();
                 } else {
                     auto v = f.String("outbound_proxy");
-                    auto peer = upstream::ParseBaseUrl(*v);
-                    if (v->rfind("http://", 0) != 0 || !peer || (!peer->base_path.empty() && peer->base_path != "/")) {
-                        Invalid("outbound_proxy", "must be null or an http://host:port URL");
+                    if (!upstream::ValidProxyUrl(*v)) {
+                        Invalid("outbound_proxy",
+                                "must be null or a proxy URL (http://, socks5:// or socks5h://[user:password@]host:port)");
                     }
                     st.outbound_proxy = *v;
                 }
@@ -1450,6 +1569,12 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                                  {"invalid", static_cast<int64_t>(snap->credentials_invalid)},
                                  {"disabled", static_cast<int64_t>(snap->credentials_disabled)},
                                  {"cooling_down", static_cast<int64_t>(snap->credentials_cooling)}};
+                if (s_.health) {
+                    LiveCredentialMetrics(*snap, *s_.health, g);
+                }
+                if (s_.cache_stats) {
+                    CacheMetrics(*snap, *s_.cache_stats, g.extra);
+                }
                 reply = {200, s_.metrics.Render(g), "text/plain; version=0.0.4; charset=utf-8", ""};
             } else {
                 auto segs = SplitSegments(ex.path.substr(std::string_view("/admin/api").size()));
@@ -1472,13 +1597,16 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                                 throw ApiError{409, "invalid_request_error",
                                                "the stored key cannot be decrypted (wrong CLOVE_SECRET_KEY?)", {}};
                             }
-                            return std::make_tuple(u->cfg.base_url, u->cfg.connect_timeout_ms, *key);
+                            return std::make_tuple(u->cfg.base_url, u->cfg.connect_timeout_ms, *key, u->cfg.proxy_url);
                         });
                     };
                     auto target = co_await Blocking(s_.blocking, std::move(load));
                     const std::string base_url = std::get<0>(target);
                     const auto timeout = std::chrono::milliseconds(std::min<uint32_t>(std::get<1>(target) + 20'000, 30'000));
-                    const std::string proxy = s_.snapshots.Load()->settings.outbound_proxy.value_or("");
+                    std::string proxy = s_.snapshots.Load()->settings.outbound_proxy.value_or("");
+                    if (const auto& own = std::get<3>(target)) {
+                        proxy = *own == "direct" ? std::string() : *own;
+                    }
                     json::object result =
                         co_await TestCredential(ioc, tls, base_url, std::get<2>(target), timeout, proxy);
                     std::fill(std::get<2>(target).begin(), std::get<2>(target).end(), '\0');

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "clove/quota/limiter.hpp"
+#include "clove/routing/cache_stats.hpp"
 #include "clove/routing/credential_state.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -67,6 +68,7 @@ struct Services {
     std::mutex rebuild_mutex;
     routing::HealthTable* health = nullptr;  ///< live credential state (set by the app)
     quota::Limiter* limiter = nullptr;       ///< client key counters (set by the app)
+    routing::CacheStats* cache_stats = nullptr;  ///< prompt-cache efficiency (set by the app)
 
     /// Loads the runtime state in one transaction, builds a snapshot and publishes it. Blocking.
     /// Throws storage::DbError / std::runtime_error.

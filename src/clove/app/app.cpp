@@ -26,6 +26,7 @@
 #include "clove/quota/limiter.hpp"
 #include "clove/routing/credential_state.hpp"
 #include "clove/routing/sticky.hpp"
+#include "clove/routing/cache_stats.hpp"
 
 namespace clove::app {
 
@@ -120,8 +121,10 @@ int Main(int argc, char** argv) {
     const base::Clock& clock = base::SystemClock::Get();
     routing::HealthTable health(clock);
     routing::StickyTable sticky;
+    routing::CacheStats cache_stats;
     quota::Limiter limiter(clock);
     services.health = &health;
+    services.cache_stats = &cache_stats;
     services.limiter = &limiter;
     auto persist = asio::make_strand(blocking);
     health.SetSink([&db, persist](const std::string& id, const routing::Persisted& p) {
@@ -182,7 +185,7 @@ int Main(int argc, char** argv) {
         }
     }
     upstream::SharedTlsContext tls;
-    proxy::GatewayContext gctx{store, tls, &writer, &metrics, &in_flight, &health, &sticky, &limiter, &clock};
+    proxy::GatewayContext gctx{store, tls, &writer, &metrics, &in_flight, &health, &sticky, &limiter, &cache_stats, &clock};
     http::Server server(opts, [&](asio::io_context& ioc) {
         return std::make_unique<FrontHandler>(ioc, gctx, admin_api);
     });

@@ -136,6 +136,9 @@ bool Seed(storage::Database& db, const auth::SecretBox& box, const config::Confi
         }
         auto settings = storage::LoadSettings(s);
         settings.log_level = c.log_level;
+        if (c.outbound_proxy) {
+            settings.outbound_proxy = c.outbound_proxy;
+        }
         storage::SaveSettings(s, settings);
         storage::SetMeta(s, "seeded", std::to_string(now));
         return true;

@@ -1,4 +1,5 @@
 #include "clove/config/config.hpp"
+#include "clove/upstream/peer.hpp"
 
 #include <CLI/CLI.hpp>
 #include <toml++/toml.h>
@@ -259,7 +260,7 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
             TableReader r(*node.as_table(), prefix, path, env);
             r.RejectUnknown({"name", "kind", "base_url", "api_key", "api_keys", "auth", "models", "model_map",
                              "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
-                             "priority", "weight", "credential_concurrency"});
+                             "priority", "weight", "credential_concurrency", "proxy_url"});
             UpstreamConfig u;
             r.String("name", u.name);
             if (u.name.empty()) {
@@ -279,9 +280,21 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
                 u.api_key = u.api_keys.front();
                 u.api_keys.erase(u.api_keys.begin());
             }
-            r.Integer("priority", u.priority, -1'000'000, 1'000'000);
-            r.Integer("weight", u.weight, 1, 1'000'000);
-            r.Integer("credential_concurrency", u.credential_concurrency, 0, 1'000'000);
+            // The same ranges as the admin API, so a seeded value can be sent back unchanged.
+            r.Integer("priority", u.priority, -1000, 1000);
+            r.Integer("weight", u.weight, 1, 1000);
+            r.Integer("credential_concurrency", u.credential_concurrency, 0, 100'000);
+            {
+                std::string proxy;
+                r.String("proxy_url", proxy);
+                if (!proxy.empty()) {
+                    if (proxy != "direct" && !upstream::ValidProxyUrl(proxy)) {
+                        Fail(path, r.Field("proxy_url"),
+                             "must be \"direct\" or a proxy URL (http://, socks5:// or socks5h://host:port)");
+                    }
+                    u.proxy_url = proxy;
+                }
+            }
             std::string auth = "key";
             r.String("auth", auth);
             if (auth == "passthrough") {
@@ -439,6 +452,12 @@ LoadResult Load(int argc, const char* const* argv, const EnvFn& env) {
         }
         if (auto v = env("DATABASE_URL"); v && !v->empty()) {
             c.storage.database_url = *v;
+        }
+        if (auto v = env("PROXY_URL"); v && !v->empty()) {
+            if (!upstream::ValidProxyUrl(*v)) {
+                throw std::runtime_error("PROXY_URL: must be a proxy URL (http://, socks5:// or socks5h://host:port)");
+            }
+            c.outbound_proxy = *v;
         }
         if (auto v = env("API_KEYS"); v && !v->empty()) {
             size_t n = 0;

@@ -29,6 +29,9 @@ struct UpstreamConfig {
     int priority = 0;                   ///< higher is tried first
     int weight = 1;                     ///< share within a priority tier
     int64_t credential_concurrency = 0; ///< per-credential in-flight cap; 0 = none
+    /// Outbound proxy for this upstream: nullopt = the global setting, "direct" = none, else a
+    /// proxy URL (http://, socks5://, socks5h://; may carry user:password).
+    std::optional<std::string> proxy_url;
     UpstreamAuth auth = UpstreamAuth::kKey;
     std::vector<std::string> models = {"claude-*"};      ///< globs, first upstream matching wins.
     std::map<std::string, std::string> model_map;        ///< client name -> upstream name.
@@ -76,6 +79,8 @@ struct Config {
     std::vector<UpstreamConfig> upstreams;
     std::vector<ClientKeyConfig> client_keys;
     std::string source;  ///< the config file path, or "" for embedded defaults.
+    /// Env PROXY_URL: seeds the global outbound proxy setting (first start, --apply-config).
+    std::optional<std::string> outbound_proxy;
 };
 
 /// Outcome of command-line parsing for flags that end the process early.

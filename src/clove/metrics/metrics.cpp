@@ -170,6 +170,7 @@ std::string Registry::Render(const Gauges& g) const {
     for (const auto& [state, n] : g.credentials) {
         out += fmt::format("clove_credentials{{state=\"{}\"}} {}\n", Escape(state), n);
     }
+    out += g.extra;
     return out;
 }
 

@@ -74,6 +74,7 @@ struct Gauges {
     int64_t usage_written = 0;
     Histogram usage_batch;  ///< commit time of usage batches
     std::map<std::string, int64_t> credentials;  ///< state -> count
+    std::string extra;  ///< more series in exposition format, appended as they are
 };
 
 class Registry {

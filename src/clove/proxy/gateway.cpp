@@ -129,6 +129,7 @@ struct RequestRecord {
     std::string upstream_id;
     std::string credential_id;
     std::string upstream_model;
+    std::string session;  ///< x-claude-code-session-id, for cache-efficiency stats
     bool record_usage = false;  ///< an authenticated proxied request: one usage row
     int64_t wall_start_ms = 0;
     int status = 0;
@@ -202,6 +203,11 @@ struct FinishGuard {
             }
         }
         record.ticket.Settle(r.input_tokens + r.cache_creation_tokens, r.output_tokens, r.cost_nanousd);
+        if (ctx.cache_stats && record.status >= 200 && record.status < 300 &&
+            (r.input_tokens | r.cache_read_tokens | r.cache_creation_tokens) != 0) {
+            ctx.cache_stats->Record(record.key_id, record.credential_id, record.session, r.input_tokens,
+                                    r.cache_read_tokens, r.cache_creation_tokens, record.wall_start_ms);
+        }
         std::string error_type;
         if (record.outcome == "client_closed") {
             error_type = "client_closed";
@@ -762,6 +768,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     std::array<uint64_t, 9> sticky_keys{};
     size_t n_sticky = 0;
     if (auto session = req["x-claude-code-session-id"]; !session.empty()) {
+        rec.session.assign(session.substr(0, 128));
         std::string k = "session:";
         k += session;
         sticky_keys[n_sticky++] = std::hash<std::string>{}(k) | 1;
@@ -899,7 +906,8 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
                         auto wait_for = std::min(left, first_keepalive);
                         auto wait_ec = co_await conn->WaitReadable(wait_for);
                         if (wait_ec == boost::beast::error::timeout) {
-                            if (std::chrono::steady_clock::now() < head_deadline) {
+                            // Only after a full interval: a shorter wait ran into the deadline.
+                            if (wait_for == first_keepalive && std::chrono::steady_clock::now() < head_deadline) {
                                 if (!co_await SendKeepalive(ex, rec, early_head_sent)) {
                                     rec.outcome = "client_closed";
                                     rec.status = 499;
@@ -1218,9 +1226,10 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
             // comments so idle timeouts of proxies in between do not cut the stream.
             auto left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_deadline - std::chrono::steady_clock::now());
             if (left.count() > 0) {
-                auto wait_ec = co_await conn->WaitReadable(std::min(left, keepalive_interval));
+                const auto wait_for = std::min(left, keepalive_interval);
+                auto wait_ec = co_await conn->WaitReadable(wait_for);
                 if (wait_ec == boost::beast::error::timeout) {
-                    if (std::chrono::steady_clock::now() < idle_deadline) {
+                    if (wait_for == keepalive_interval && std::chrono::steady_clock::now() < idle_deadline) {
                         if (!co_await SendKeepalive(ex, rec, head_sent)) {
                             rec.outcome = "client_closed";
                             rec.status = 499;

@@ -11,6 +11,7 @@
 #include "clove/base/clock.hpp"
 #include "clove/proxy/snapshot.hpp"
 #include "clove/quota/limiter.hpp"
+#include "clove/routing/cache_stats.hpp"
 #include "clove/routing/credential_state.hpp"
 #include "clove/routing/sticky.hpp"
 #include "clove/upstream/connection.hpp"
@@ -29,6 +30,7 @@ struct GatewayContext {
     routing::HealthTable* health = nullptr;  ///< live credential state (null: not recorded)
     routing::StickyTable* sticky = nullptr;  ///< prompt-cache / session affinity (null: off)
     quota::Limiter* limiter = nullptr;       ///< client key limits (null: not enforced)
+    routing::CacheStats* cache_stats = nullptr;  ///< prompt-cache efficiency (null: not kept)
     const base::Clock* clock = nullptr;      ///< null: the system clock
 };
 

@@ -99,8 +99,12 @@ std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& stat
             throw std::runtime_error("upstream \"" + u.config.name + "\": base_url \"" + u.config.base_url +
                                      "\" is not a valid URL");
         }
-        if (state.settings.outbound_proxy && !upstream::SetProxy(*peer, *state.settings.outbound_proxy)) {
-            throw std::runtime_error("outbound_proxy \"" + *state.settings.outbound_proxy + "\" is not an http://host:port URL");
+        std::string proxy = state.settings.outbound_proxy.value_or("");
+        if (u.config.proxy_url) {
+            proxy = *u.config.proxy_url == "direct" ? std::string() : *u.config.proxy_url;
+        }
+        if (!upstream::SetProxy(*peer, proxy)) {
+            throw std::runtime_error("upstream \"" + u.config.name + "\": the outbound proxy is not a valid proxy URL");
         }
         UpstreamRuntime rt{u.id, u.config, *peer, u.priority, std::max(1, u.weight), u.credential_concurrency,
                            true, nullptr, {}};

@@ -38,9 +38,10 @@ Status Next(const Status& s, const Event& e, int64_t now_ms, int64_t now_wall_ms
             }
             if (e.remaining_fraction) {
                 const int64_t reset = e.remaining_reset_after_ms.value_or(p.fallback_cooldown_ms);
-                if (*e.remaining_fraction <= 0.0) {
-                    cool(Cause::kRateLimited, reset);  // the next call would be a 429
-                } else if (*e.remaining_fraction < p.pressure_fraction) {
+                // Little or nothing left: used after every other credential until the reset.
+                // Not a cooldown: Anthropic's limits refill continuously, so a credential at 0
+                // may work again long before the full reset; a real 429 brings its retry-after.
+                if (*e.remaining_fraction < p.pressure_fraction) {
                     n.pressured_until_ms = now_ms + std::max<int64_t>(reset, 0);
                 } else {
                     n.pressured_until_ms = 0;
@@ -48,6 +49,9 @@ Status Next(const Status& s, const Event& e, int64_t now_ms, int64_t now_wall_ms
             }
             break;
         case Event::Kind::kRateLimited:
+            if (n.health == Health::kInvalid) {
+                break;  // a late 429 of a request sent before the 401 does not revive it
+            }
             // The upstream's word when it gave one; the operator's fallback otherwise. Never
             // exponential: a 429 says "not now", not "broken".
             cool(Cause::kRateLimited, e.reset_after_ms.value_or(p.fallback_cooldown_ms));

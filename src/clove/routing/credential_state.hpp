@@ -54,7 +54,7 @@ struct Event {
     /// anthropic-ratelimit-*-reset).
     std::optional<int64_t> reset_after_ms;
     /// Success: the smallest remaining/limit share in the rate-limit headers, and when that
-    /// family resets (relative). Remaining 0 => treated as rate-limited until the reset.
+    /// family resets (relative). Below Policy::pressure_fraction => used last until the reset.
     std::optional<double> remaining_fraction;
     std::optional<int64_t> remaining_reset_after_ms;
     std::string error;  ///< last error text (never contains a secret)

@@ -84,11 +84,16 @@ TEST(CredentialState, InvalidStaysUntilResetAndIgnoresLateSuccesses) {
     EXPECT_EQ(s.health, Health::kInvalid);
     s = Next(s, Event{}, 1'000'000, 1'000'000, p);
     EXPECT_EQ(s.health, Health::kInvalid);
+    Event late429;
+    late429.kind = Event::Kind::kRateLimited;
+    late429.reset_after_ms = 10;
+    s = Next(s, late429, 1'000'001, 1'000'001, p);
+    EXPECT_EQ(s.health, Health::kInvalid);
     EXPECT_EQ(EffectiveHealth(s, 10'000'000), Health::kInvalid);
     EXPECT_EQ(s.last_error, "401 authentication_error: invalid x-api-key");
 }
 
-TEST(CredentialState, HeadersShowingNothingLeftCoolProactivelyAndLowQuotaPressures) {
+TEST(CredentialState, LowRemainingQuotaMakesACredentialTheLastChoiceUntilTheReset) {
     Policy p;
     Event ok;
     ok.remaining_fraction = 0.01;
@@ -98,8 +103,11 @@ TEST(CredentialState, HeadersShowingNothingLeftCoolProactivelyAndLowQuotaPressur
     EXPECT_EQ(s.pressured_until_ms, 4100);
     ok.remaining_fraction = 0.0;
     s = Next(s, ok, 200, 200, p);
-    EXPECT_EQ(s.health, Health::kCoolingDown);
-    EXPECT_EQ(s.until_ms, 4200);
+    EXPECT_EQ(s.health, Health::kValid);  // pressured, not cooling: limits refill continuously
+    EXPECT_EQ(s.pressured_until_ms, 4200);
+    ok.remaining_fraction = 0.5;
+    s = Next(s, ok, 300, 300, p);
+    EXPECT_EQ(s.pressured_until_ms, 0);
 }
 
 TEST(HealthTable, RecordsWithAFakeClockAndPersistsOnlyChanges) {

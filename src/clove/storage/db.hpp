@@ -46,6 +46,7 @@ struct Row {
     int64_t Int(size_t i) const;              ///< 0 for NULL
     double Real(size_t i) const;              ///< 0 for NULL
     std::optional<int64_t> OptInt(size_t i) const;
+    const std::optional<std::string>& OptText(size_t i) const { return cols.at(i); }
 };
 
 /// One connection. Not thread-safe: Database hands it out under a lock.

@@ -137,6 +137,9 @@ CREATE TABLE audit (
     {2, R"SQL(
 ALTER TABLE upstreams ADD COLUMN credential_concurrency BIGINT NOT NULL DEFAULT 0;
 )SQL"},
+    {3, R"SQL(
+ALTER TABLE upstreams ADD COLUMN proxy_url TEXT;
+)SQL"},
 };
 
 std::string ForBackend(std::string sql, Backend b) {

@@ -130,7 +130,7 @@ config::Limits LimitsFromJson(const std::string& text) {
 
 constexpr const char* kUpstreamCols =
     "id, name, kind, base_url, auth, models, model_map, priority, weight, enabled, connect_timeout_ms, "
-    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at, credential_concurrency";
+    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at, credential_concurrency, proxy_url";
 
 UpstreamRow ToUpstream(const Row& r) {
     UpstreamRow u;
@@ -150,6 +150,7 @@ UpstreamRow ToUpstream(const Row& r) {
     u.created_at = r.Int(13);
     u.updated_at = r.Int(14);
     u.credential_concurrency = r.Int(15);
+    u.cfg.proxy_url = r.OptText(16);
     return u;
 }
 
@@ -169,7 +170,8 @@ std::vector<Value> UpstreamParams(const UpstreamRow& u) {
             V(int64_t{u.cfg.stream_idle_timeout_ms}),
             V(u.created_at),
             V(u.updated_at),
-            V(u.credential_concurrency)};
+            V(u.credential_concurrency),
+            V(u.cfg.proxy_url)};
 }
 
 constexpr const char* kCredentialCols =
@@ -243,7 +245,7 @@ std::optional<UpstreamRow> FindUpstreamByName(Session& s, const std::string& nam
 
 void InsertUpstream(Session& s, const UpstreamRow& u) {
     auto p = UpstreamParams(u);
-    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
+    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
 }
 
 bool UpdateUpstream(Session& s, const UpstreamRow& u) {
@@ -252,11 +254,12 @@ bool UpdateUpstream(Session& s, const UpstreamRow& u) {
     std::vector<Value> q(p.begin() + 1, p.begin() + 13);
     q.push_back(V(u.updated_at));
     q.push_back(V(u.credential_concurrency));
+    q.push_back(V(u.cfg.proxy_url));
     q.push_back(V(u.id));
     return s.Exec(
                "UPDATE upstreams SET name = ?, kind = ?, base_url = ?, auth = ?, models = ?, model_map = ?, priority = ?, "
                "weight = ?, enabled = ?, connect_timeout_ms = ?, first_byte_timeout_ms = ?, stream_idle_timeout_ms = ?, "
-               "updated_at = ?, credential_concurrency = ? WHERE id = ?",
+               "updated_at = ?, credential_concurrency = ?, proxy_url = ? WHERE id = ?",
                q) > 0;
 }
 

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
@@ -44,6 +45,123 @@ Connection::~Connection() {
 
 namespace {
 
+std::string Base64(std::string_view in) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    size_t i = 0;
+    for (; i + 2 < in.size(); i += 3) {
+        const unsigned v = (static_cast<unsigned char>(in[i]) << 16) | (static_cast<unsigned char>(in[i + 1]) << 8) |
+                           static_cast<unsigned char>(in[i + 2]);
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += kAlphabet[(v >> 6) & 63];
+        out += kAlphabet[v & 63];
+    }
+    if (i < in.size()) {
+        unsigned v = static_cast<unsigned char>(in[i]) << 16;
+        if (i + 1 < in.size()) {
+            v |= static_cast<unsigned char>(in[i + 1]) << 8;
+        }
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += i + 1 < in.size() ? kAlphabet[(v >> 6) & 63] : '=';
+        out += '=';
+    }
+    return out;
+}
+
+/// SOCKS5 (RFC 1928) CONNECT to the peer through the proxy on a connected stream, with
+/// username/password authentication (RFC 1929) when the proxy URL carries them. The host name is
+/// sent as is (the proxy resolves it) unless it is an IP literal.
+asio::awaitable<boost::system::error_code> OpenSocks5(beast::tcp_stream& s, const Peer& peer) {
+    const bool with_auth = !peer.proxy_user.empty();
+    std::string hello = with_auth ? std::string("\x05\x02\x00\x02", 4) : std::string("\x05\x01\x00", 3);
+    auto [hec, hn] = co_await asio::async_write(s, asio::buffer(hello), kTuple);
+    if (hec) {
+        co_return hec;
+    }
+    unsigned char choice[2];
+    auto [cec, cn] = co_await asio::async_read(s, asio::buffer(choice), kTuple);
+    if (cec) {
+        co_return cec;
+    }
+    if (choice[0] != 5 || (choice[1] != 0 && !(with_auth && choice[1] == 2))) {
+        co_return asio::error::connection_refused;  // 0xFF: no acceptable method
+    }
+    if (choice[1] == 2) {
+        std::string auth;
+        auth += '\x01';
+        auth += static_cast<char>(peer.proxy_user.size());
+        auth += peer.proxy_user;
+        auth += static_cast<char>(peer.proxy_password.size());
+        auth += peer.proxy_password;
+        auto [aec, an] = co_await asio::async_write(s, asio::buffer(auth), kTuple);
+        std::fill(auth.begin(), auth.end(), '\0');
+        if (aec) {
+            co_return aec;
+        }
+        unsigned char status[2];
+        auto [sec, sn] = co_await asio::async_read(s, asio::buffer(status), kTuple);
+        if (sec) {
+            co_return sec;
+        }
+        if (status[1] != 0) {
+            co_return asio::error::access_denied;
+        }
+    }
+    std::string req("\x05\x01\x00", 3);
+    boost::system::error_code aec;
+    auto addr = asio::ip::make_address(peer.host, aec);
+    if (!aec && addr.is_v4()) {
+        req += '\x01';
+        auto b = addr.to_v4().to_bytes();
+        req.append(reinterpret_cast<const char*>(b.data()), b.size());
+    } else if (!aec && addr.is_v6()) {
+        req += '\x04';
+        auto b = addr.to_v6().to_bytes();
+        req.append(reinterpret_cast<const char*>(b.data()), b.size());
+    } else {
+        if (peer.host.size() > 255) {
+            co_return asio::error::invalid_argument;
+        }
+        req += '\x03';
+        req += static_cast<char>(peer.host.size());
+        req += peer.host;
+    }
+    req += static_cast<char>(peer.port >> 8);
+    req += static_cast<char>(peer.port & 0xff);
+    auto [wec, wn] = co_await asio::async_write(s, asio::buffer(req), kTuple);
+    if (wec) {
+        co_return wec;
+    }
+    unsigned char reply[4];
+    auto [rec, rn] = co_await asio::async_read(s, asio::buffer(reply), kTuple);
+    if (rec) {
+        co_return rec;
+    }
+    if (reply[0] != 5 || reply[1] != 0) {
+        co_return asio::error::connection_refused;
+    }
+    size_t rest = 2;  // port
+    if (reply[3] == 1) {
+        rest += 4;
+    } else if (reply[3] == 4) {
+        rest += 16;
+    } else if (reply[3] == 3) {
+        unsigned char len;
+        auto [lec, ln] = co_await asio::async_read(s, asio::buffer(&len, 1), kTuple);
+        if (lec) {
+            co_return lec;
+        }
+        rest += len;
+    } else {
+        co_return asio::error::connection_refused;
+    }
+    unsigned char skip[262];
+    auto [kec, kn] = co_await asio::async_read(s, asio::buffer(skip, rest), kTuple);
+    co_return kec;
+}
+
 /// Opens a CONNECT tunnel through an HTTP proxy on a connected stream: sends the request and
 /// reads the proxy's answer head (bounded), which must be 2xx. Nothing after the head is read.
 asio::awaitable<boost::system::error_code> OpenTunnel(beast::tcp_stream& s, const Peer& peer) {
@@ -52,7 +170,11 @@ asio::awaitable<boost::system::error_code> OpenTunnel(beast::tcp_stream& s, cons
         authority = "[" + authority + "]";  // IPv6 literal
     }
     authority += ":" + std::to_string(peer.port);
-    const std::string req = "CONNECT " + authority + " HTTP/1.1\r\nhost: " + authority + "\r\n\r\n";
+    std::string req = "CONNECT " + authority + " HTTP/1.1\r\nhost: " + authority + "\r\n";
+    if (!peer.proxy_user.empty()) {
+        req += "proxy-authorization: Basic " + Base64(peer.proxy_user + ":" + peer.proxy_password) + "\r\n";
+    }
+    req += "\r\n";
     auto [wec, wn] = co_await asio::async_write(s, asio::buffer(req), kTuple);
     if (wec) {
         co_return wec;
@@ -103,7 +225,14 @@ asio::awaitable<boost::system::error_code> Connection::Connect(std::chrono::mill
     boost::system::error_code ignored;
     low.socket().set_option(tcp::no_delay(true), ignored);
     if (via_proxy) {
-        if (auto pec = co_await OpenTunnel(low, im.peer)) {
+        // The connect deadline covers the proxy handshake too.
+        boost::system::error_code pec;
+        if (im.peer.proxy_kind == Peer::ProxyKind::kSocks5) {
+            pec = co_await OpenSocks5(low, im.peer);
+        } else {
+            pec = co_await OpenTunnel(low, im.peer);
+        }
+        if (pec) {
             co_return pec;
         }
     }

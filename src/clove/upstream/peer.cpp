@@ -68,20 +68,101 @@ std::optional<Peer> ParseBaseUrl(const std::string& url) {
     return p;
 }
 
+namespace {
+
+std::string PercentDecode(std::string_view in) {
+    std::string out;
+    for (size_t i = 0; i < in.size(); ++i) {
+        if (in[i] == '%' && i + 2 < in.size()) {
+            unsigned v = 0;
+            auto r = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+            if (r.ec == std::errc{} && r.ptr == in.data() + i + 3) {
+                out += static_cast<char>(v);
+                i += 2;
+                continue;
+            }
+        }
+        out += in[i];
+    }
+    return out;
+}
+
+}  // namespace
+
 bool SetProxy(Peer& peer, const std::string& proxy_url) {
+    peer.proxy_kind = Peer::ProxyKind::kNone;
+    peer.proxy_host.clear();
+    peer.proxy_port = 0;
+    peer.proxy_user.clear();
+    peer.proxy_password.clear();
     if (proxy_url.empty()) {
-        peer.proxy_host.clear();
-        peer.proxy_port = 0;
         return true;
     }
-    auto p = ParseBaseUrl(proxy_url);
-    if (!p || p->tls || !p->base_path.empty()) {
+    std::string_view url = proxy_url;
+    Peer::ProxyKind kind;
+    std::string_view rest;
+    uint16_t default_port;
+    if (url.rfind("http://", 0) == 0) {
+        kind = Peer::ProxyKind::kHttp;
+        rest = url.substr(7);
+        default_port = 80;
+    } else if (url.rfind("socks5://", 0) == 0 || url.rfind("socks5h://", 0) == 0) {
+        kind = Peer::ProxyKind::kSocks5;
+        rest = url.substr(url.find("://") + 3);
+        default_port = 1080;
+    } else {
         return false;
     }
+    std::string user, password;
+    if (auto at = rest.rfind('@'); at != std::string_view::npos) {
+        auto info = rest.substr(0, at);
+        rest = rest.substr(at + 1);
+        auto colon = info.find(':');
+        user = PercentDecode(info.substr(0, colon));
+        if (colon != std::string_view::npos) {
+            password = PercentDecode(info.substr(colon + 1));
+        }
+        if (user.empty() || user.size() > 255 || password.size() > 255) {
+            return false;
+        }
+    }
+    while (!rest.empty() && rest.back() == '/') {
+        rest.remove_suffix(1);
+    }
+    // Reuse the base-URL parser for host and port; the default port differs for SOCKS.
+    const bool has_port = rest.find(']') != std::string_view::npos
+                              ? rest.substr(rest.find(']')).find(':') != std::string_view::npos
+                              : rest.find(':') != std::string_view::npos;
+    auto p = ParseBaseUrl("http://" + std::string(rest));
+    if (!p || !p->base_path.empty()) {
+        return false;
+    }
+    peer.proxy_kind = kind;
     peer.proxy_host = p->host;
-    peer.proxy_port = p->port;
-    peer.key += " via " + p->host + ":" + std::to_string(p->port);
+    peer.proxy_port = has_port ? p->port : default_port;
+    peer.proxy_user = std::move(user);
+    peer.proxy_password = std::move(password);
+    peer.key += std::string(kind == Peer::ProxyKind::kHttp ? " via http " : " via socks5 ") + peer.proxy_host + ":" +
+                std::to_string(peer.proxy_port) + (peer.proxy_user.empty() ? "" : " as " + peer.proxy_user);
     return true;
+}
+
+std::string MaskProxyUrl(const std::string& proxy_url) {
+    auto scheme = proxy_url.find("://");
+    auto at = proxy_url.rfind('@');
+    if (scheme == std::string::npos || at == std::string::npos || at < scheme) {
+        return proxy_url;
+    }
+    auto colon = proxy_url.find(':', scheme + 3);
+    if (colon == std::string::npos || colon > at) {
+        return proxy_url;
+    }
+    return proxy_url.substr(0, colon + 1) + "***" + proxy_url.substr(at);
+}
+
+bool ValidProxyUrl(const std::string& proxy_url) {
+    Peer probe;
+    return !proxy_url.empty() && SetProxy(probe, proxy_url);
 }
 
 }  // namespace clove::upstream
