@@ -67,6 +67,7 @@ const opKey = (o) => `${o.method} ${o.path}`;
 /** Every route of Router::Dispatch plus the two handled before it (credential test, /metrics). */
 const ROUTES = [
   'GET /admin/api/status',
+  'GET /admin/api/cache',
   'GET /admin/api/upstreams',
   'POST /admin/api/upstreams',
   'GET /admin/api/upstreams/{id}',

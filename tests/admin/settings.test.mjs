@@ -33,6 +33,7 @@ const DEFAULT_SETTINGS = {
   sticky_ttl_ms: 300000,
   first_byte_keepalive_ms: 5000,
   keepalive_interval_ms: 15000,
+  queue_timeout_ms: 0,
   default_limits: { rpm: null, tpm: null, input_tpm: null, output_tpm: null, daily_budget_usd: null, monthly_budget_usd: null, concurrency: null, budget_usd: null, budget_period: 'total' },
 };
 

@@ -511,3 +511,64 @@ test('mid-stream silence: keepalive comments between events; the official SDK pa
   assert.equal(msg.content[0].text, expectedText({ deltas: '1' }));
   assert.deepEqual(texts, [expectedText({ deltas: '1' })]);
 });
+
+test('health checks: a probe answered 401 marks a credential invalid without client traffic; a later success revives it', async (t) => {
+  const g = await gateway(t, {
+    upstreams: [{ name: 'a', keys: 2, fields: { health_check: 'models', health_check_interval_ms: 1000 } }],
+  });
+  const { fake, keys } = g.up.a;
+  const [k0, k1] = keys;
+  fake.setRules([{ key: k0, path: '/v1/models', scenario: 'error:401' }]);
+  await waitFor(async () => (await g.cred(k0)).state === 'invalid', { timeoutMs: 5000, what: 'k0 invalid by probe' });
+  const c0 = await g.cred(k0);
+  assert.match(c0.last_error ?? '', /health check: HTTP 401/, JSON.stringify(c0));
+  assert.equal((await g.cred(k1)).state, 'valid');
+  // the probes used the models list (free), and nobody sent a message
+  assert.ok(fake.requests.some((r) => r.path.startsWith('/v1/models') && r.apiKey === k0));
+  assert.equal(fake.requests.filter((r) => r.path === '/v1/messages').length, 0);
+  // traffic avoids the invalid credential
+  for (let i = 0; i < 4; i++) assert.equal((await g.send()).status, 200);
+  assert.deepEqual([...new Set(fake.requests.filter((r) => r.path === '/v1/messages').map((r) => r.apiKey))], [k1]);
+  // the key works again (re-issued upstream): the next probe revives it
+  fake.clearRules();
+  await waitFor(async () => (await g.cred(k0)).state === 'valid', { timeoutMs: 5000, what: 'k0 valid again by probe' });
+  // 'message' probes spend one token on the first concrete model
+  const r = await g.api('PATCH', `/upstreams/${g.up.a.id}`, { health_check: 'message', health_check_interval_ms: 1000 });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.health_check, 'message');
+  await waitFor(() => fake.requests.some((x) => x.path === '/v1/messages' && x.json?.max_tokens === 1), {
+    timeoutMs: 5000,
+    what: 'a 1-token message probe',
+  });
+  const bad = await g.api('PATCH', `/upstreams/${g.up.a.id}`, { health_check: 'sometimes' });
+  assert.equal(bad.status, 400, bad.text);
+  assert.equal(JSON.parse(bad.text).error.field, 'health_check');
+});
+
+test('queueing (opt-in): with every credential cooling, a request waits for the reset instead of failing; bounded', async (t) => {
+  const g = await gateway(t, { upstreams: [{ name: 'a', keys: 1 }], settings: { queue_timeout_ms: 3000 } });
+  const { fake, keys } = g.up.a;
+  fake.setRules([{ key: keys[0], path: '/v1/messages', scenario: 'error:429,retry_after:1', times: 1 }]);
+  const first = await g.send();
+  assert.equal(first.status, 429, first.text);  // the upstream's own 429, relayed (nothing else to try)
+  assert.equal((await g.cred(keys[0])).state, 'cooling_down');
+  const t0 = Date.now();
+  const queued = await g.send({ stream: true });
+  const waited = Date.now() - t0;
+  assert.equal(queued.status, 200, queued.text);
+  assert.ok(waited >= 700 && waited < 2500, `waited ${waited} ms for a 1 s cooldown`);
+  // a cooldown longer than the queue bound answers 429 after the bound, not later
+  fake.setRules([{ key: keys[0], path: '/v1/messages', scenario: 'error:429,retry_after:30', times: 1 }]);
+  assert.equal((await g.send()).status, 429);
+  const t1 = Date.now();
+  const late = await g.send();
+  const waited2 = Date.now() - t1;
+  assert.equal(late.status, 429, late.text);
+  assert.equal(JSON.parse(late.text).error.type, 'rate_limit_error');
+  assert.ok(waited2 >= 2800 && waited2 < 4500, `answered after ${waited2} ms with queue_timeout_ms 3000`);
+  // off: at once
+  assert.equal((await g.api('PATCH', '/settings', { queue_timeout_ms: 0 })).status, 200);
+  const t2 = Date.now();
+  assert.equal((await g.send()).status, 429);
+  assert.ok(Date.now() - t2 < 500);
+});

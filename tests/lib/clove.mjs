@@ -27,6 +27,7 @@ export const CLOVE_ENV_VARS = [
   'DATA_DIR',
   'DATABASE_URL',
   'CLOVE_SECRET_KEY',
+  'PROXY_URL', // seeds settings.outbound_proxy: a caller's proxy must not reroute the tests
 ];
 
 /** Absolute path of the binary under test: $CLOVE_BIN (relative paths from the repo root) or build/release/clove. */

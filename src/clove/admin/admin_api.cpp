@@ -5,6 +5,8 @@
 
 #include "clove/admin/admin_api.hpp"
 
+#include "clove/routing/probe.hpp"
+
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -245,6 +247,8 @@ json::object UpstreamJson(const storage::UpstreamRow& u, const std::vector<stora
             {"priority", u.priority},
             {"weight", u.weight},
             {"credential_concurrency", u.credential_concurrency},
+            {"health_check", u.cfg.health_check},
+            {"health_check_interval_ms", u.cfg.health_check_interval_ms},
             {"proxy_url", u.cfg.proxy_url ? json::value(upstream::MaskProxyUrl(*u.cfg.proxy_url)) : json::value(nullptr)},
             {"enabled", u.enabled},
             {"connect_timeout_ms", u.cfg.connect_timeout_ms},
@@ -420,6 +424,7 @@ json::object SettingsJson(const config::Settings& st) {
             {"sticky_ttl_ms", st.sticky_ttl_ms},
             {"first_byte_keepalive_ms", st.first_byte_keepalive_ms},
             {"keepalive_interval_ms", st.keepalive_interval_ms},
+            {"queue_timeout_ms", st.queue_timeout_ms},
             {"default_limits", LimitsJson(st.default_limits)}};
 }
 
@@ -508,11 +513,12 @@ void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool
     if (create) {
         f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
                          "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
-                         "credential_concurrency", "proxy_url", "credentials"});
+                         "credential_concurrency", "proxy_url", "health_check", "health_check_interval_ms",
+                         "credentials"});
     } else {
         f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
                          "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
-                         "credential_concurrency", "proxy_url"});
+                         "credential_concurrency", "proxy_url", "health_check", "health_check_interval_ms"});
     }
     if (auto v = f.String("name")) {
         if (!IsName(*v, 64, "._-")) {
@@ -577,11 +583,23 @@ void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool
     if (auto v = f.Int("priority", -1000, 1000)) u.priority = static_cast<int>(*v);
     if (auto v = f.Int("weight", 1, 1000)) u.weight = static_cast<int>(*v);
     if (auto v = f.Int("credential_concurrency", 0, 100'000)) u.credential_concurrency = *v;
+    if (auto v = f.String("health_check")) {
+        if (*v != "off" && *v != "models" && *v != "message") {
+            Invalid("health_check", "must be \"off\", \"models\" or \"message\"");
+        }
+        u.cfg.health_check = *v;
+    }
+    if (auto v = f.Int("health_check_interval_ms", 1000, 86'400'000)) {
+        u.cfg.health_check_interval_ms = static_cast<uint32_t>(*v);
+    }
     if (f.Has("proxy_url")) {
         if (f.IsNull("proxy_url")) {
             u.cfg.proxy_url.reset();
         } else {
             auto v = f.String("proxy_url");
+            if (u.cfg.proxy_url && *v != *u.cfg.proxy_url && *v == upstream::MaskProxyUrl(*u.cfg.proxy_url)) {
+                *v = *u.cfg.proxy_url;  // our own masked form sent back: unchanged (keeps the password)
+            }
             if (*v != "direct" && !upstream::ValidProxyUrl(*v)) {
                 Invalid("proxy_url",
                         "must be null (the global outbound proxy), \"direct\" or a proxy URL (http://, socks5:// or "
@@ -1109,7 +1127,7 @@ private:
         f.RejectUnknown({"log_level", "outbound_proxy", "connect_timeout_ms", "first_byte_timeout_ms",
                          "stream_idle_timeout_ms", "usage_retention_days", "default_limits", "max_attempts",
                          "failover_deadline_ms", "cooldown_fallback_ms", "failure_threshold", "failure_cooldown_ms",
-                         "sticky_ttl_ms", "first_byte_keepalive_ms", "keepalive_interval_ms"});
+                         "sticky_ttl_ms", "first_byte_keepalive_ms", "keepalive_interval_ms", "queue_timeout_ms"});
         return s_.db.Write([&](Session& s) {
             auto st = storage::LoadSettings(s);
             if (auto v = f.String("log_level")) {
@@ -1124,6 +1142,9 @@ private:
                     st.outbound_proxy.reset();
                 } else {
                     auto v = f.String("outbound_proxy");
+                    if (st.outbound_proxy && *v != *st.outbound_proxy && *v == upstream::MaskProxyUrl(*st.outbound_proxy)) {
+                        *v = *st.outbound_proxy;  // our own masked form sent back: unchanged
+                    }
                     if (!upstream::ValidProxyUrl(*v)) {
                         Invalid("outbound_proxy",
                                 "must be null or a proxy URL (http://, socks5:// or socks5h://[user:password@]host:port)");
@@ -1143,6 +1164,7 @@ private:
             if (auto v = f.Int("sticky_ttl_ms", 1, 86'400'000)) st.sticky_ttl_ms = static_cast<uint32_t>(*v);
             if (auto v = f.Int("first_byte_keepalive_ms", 50, 3'600'000)) st.first_byte_keepalive_ms = static_cast<uint32_t>(*v);
             if (auto v = f.Int("keepalive_interval_ms", 50, 3'600'000)) st.keepalive_interval_ms = static_cast<uint32_t>(*v);
+            if (auto v = f.Int("queue_timeout_ms", 0, 600'000)) st.queue_timeout_ms = static_cast<uint32_t>(*v);
             if (auto* v = f.Get("default_limits")) st.default_limits = ReadLimits(*v, "default_limits", st.default_limits);
             storage::SaveSettings(s, st);
             json::object changes;
@@ -1424,72 +1446,12 @@ asio::awaitable<json::object> TestCredential(asio::io_context& ioc, upstream::Sh
     if (!peer) {
         co_return json::object{{"ok", false}, {"status", nullptr}, {"message", "invalid base_url"}};
     }
-    const auto t0 = std::chrono::steady_clock::now();
-    upstream::Connection conn(ioc, tls, *peer);
-    auto elapsed = [&] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); };
-    if (auto ec = co_await conn.Connect(timeout)) {
-        co_return json::object{{"ok", false}, {"status", nullptr}, {"latency_ms", elapsed()},
-                               {"message", "cannot connect: " + ec.message()}};
-    }
-    std::string req = "GET " + peer->base_path + "/v1/models?limit=1 HTTP/1.1\r\nhost: " + peer->host_header +
-                      "\r\nx-api-key: " + key + "\r\nanthropic-version: 2023-06-01\r\naccept: application/json\r\n"
-                      "user-agent: clove/" CLOVE_VERSION "\r\nconnection: close\r\n\r\n";
-    std::array<asio::const_buffer, 1> out{asio::buffer(req)};
-    if (auto ec = co_await conn.Write(out, timeout)) {
-        co_return json::object{{"ok", false}, {"status", nullptr}, {"latency_ms", elapsed()},
-                               {"message", "cannot send: " + ec.message()}};
-    }
-    std::string buf(64 * 1024, '\0');
-    size_t used = 0;
-    upstream::ResponseHead head;
-    size_t head_size = 0;
-    bool have_head = false;
-    for (;;) {
-        auto [ec, n] = co_await conn.ReadSome(asio::buffer(buf.data() + used, buf.size() - used), timeout);
-        used += n;
-        if (!have_head) {
-            std::string err;
-            auto st = upstream::ParseResponseHead(std::string_view(buf.data(), used), buf.size(), head, head_size, err);
-            if (st == upstream::ParseStatus::kBad) {
-                co_return json::object{{"ok", false}, {"status", nullptr}, {"latency_ms", elapsed()},
-                                       {"message", "invalid response: " + err}};
-            }
-            have_head = st == upstream::ParseStatus::kComplete;
-        }
-        if (have_head && head.content_length && used - head_size >= *head.content_length) {
-            break;
-        }
-        if (ec || used == buf.size()) {
-            break;
-        }
-    }
-    if (!have_head) {
-        co_return json::object{{"ok", false}, {"status", nullptr}, {"latency_ms", elapsed()},
-                               {"message", "no response (connection closed or timed out)"}};
-    }
-    std::string message = head.status < 300 ? "ok" : "HTTP " + std::to_string(head.status);
-    if (head.status >= 300) {
-        boost::system::error_code pec;
-        std::string_view body(buf.data() + head_size, used - head_size);
-        if (head.chunked) {
-            auto start = body.find("\r\n");
-            body = start == std::string_view::npos ? body : body.substr(start + 2);
-        }
-        auto end = body.rfind('}');
-        auto v = json::parse(body.substr(0, end == std::string_view::npos ? body.size() : end + 1), pec);
-        if (!pec && v.is_object()) {
-            if (auto* e = v.as_object().if_contains("error"); e && e->is_object()) {
-                if (auto* m = e->as_object().if_contains("message"); m && m->is_string()) {
-                    message = Printable(std::string_view(m->as_string()).substr(0, 60));
-                    message = "HTTP " + std::to_string(head.status) + ": " + message;
-                }
-            }
-        }
-    }
-    co_return json::object{{"ok", head.status >= 200 && head.status < 300},
-                           {"status", head.status},
-                           {"latency_ms", elapsed()},
-                           {"message", message}};
+    routing::ProbeResult r =
+        co_await routing::Probe(ioc, tls, *peer, key, timeout, routing::ProbeKind::kModels, std::string());
+    co_return json::object{{"ok", r.ok},
+                           {"status", r.status ? json::value(r.status) : json::value(nullptr)},
+                           {"latency_ms", r.latency_ms},
+                           {"message", r.message}};
 }
 
 asio::awaitable<bool> WriteReply(http::Exchange& ex, const Reply& r, std::string_view request_id, bool head_only) {

@@ -20,6 +20,7 @@
 #include "clove/config/config.hpp"
 #include "clove/http/server.hpp"
 #include "clove/proxy/gateway.hpp"
+#include "clove/proxy/health_checker.hpp"
 #include "clove/proxy/snapshot.hpp"
 #include "clove/storage/repository.hpp"
 #include "clove/usage/writer.hpp"
@@ -185,6 +186,8 @@ int Main(int argc, char** argv) {
         }
     }
     upstream::SharedTlsContext tls;
+    proxy::HealthChecker health_checker(store, health, tls);
+    health_checker.Start();
     proxy::GatewayContext gctx{store, tls, &writer, &metrics, &in_flight, &health, &sticky, &limiter, &cache_stats, &clock};
     http::Server server(opts, [&](asio::io_context& ioc) {
         return std::make_unique<FrontHandler>(ioc, gctx, admin_api);
@@ -197,6 +200,7 @@ int Main(int argc, char** argv) {
         return 1;
     }
     int rc = server.Run(started);
+    health_checker.Stop();
     // The drain finished: every request has pushed its record. Flush them all, then close.
     writer.Stop();
     blocking.join();

@@ -260,7 +260,8 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
             TableReader r(*node.as_table(), prefix, path, env);
             r.RejectUnknown({"name", "kind", "base_url", "api_key", "api_keys", "auth", "models", "model_map",
                              "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
-                             "priority", "weight", "credential_concurrency", "proxy_url"});
+                             "priority", "weight", "credential_concurrency", "proxy_url", "health_check",
+                             "health_check_interval_ms"});
             UpstreamConfig u;
             r.String("name", u.name);
             if (u.name.empty()) {
@@ -284,6 +285,11 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
             r.Integer("priority", u.priority, -1000, 1000);
             r.Integer("weight", u.weight, 1, 1000);
             r.Integer("credential_concurrency", u.credential_concurrency, 0, 100'000);
+            r.String("health_check", u.health_check);
+            if (u.health_check != "off" && u.health_check != "models" && u.health_check != "message") {
+                Fail(path, r.Field("health_check"), "must be \"off\", \"models\" or \"message\"");
+            }
+            r.Integer("health_check_interval_ms", u.health_check_interval_ms, 1000, 86'400'000);
             {
                 std::string proxy;
                 r.String("proxy_url", proxy);

@@ -32,6 +32,10 @@ struct UpstreamConfig {
     /// Outbound proxy for this upstream: nullopt = the global setting, "direct" = none, else a
     /// proxy URL (http://, socks5://, socks5h://; may carry user:password).
     std::optional<std::string> proxy_url;
+    /// Periodic probe of every credential: "off", "models" (GET /v1/models, free) or "message"
+    /// (a 1-token request to the first concrete model). Marks credentials invalid or valid again.
+    std::string health_check = "off";
+    uint32_t health_check_interval_ms = 60'000;
     UpstreamAuth auth = UpstreamAuth::kKey;
     std::vector<std::string> models = {"claude-*"};      ///< globs, first upstream matching wins.
     std::map<std::string, std::string> model_map;        ///< client name -> upstream name.

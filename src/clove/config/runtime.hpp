@@ -87,6 +87,9 @@ struct Settings {
     uint32_t sticky_ttl_ms = 300'000;           ///< prompt-cache and session affinity
     uint32_t first_byte_keepalive_ms = 5'000;   ///< SSE comment while waiting for the first byte
     uint32_t keepalive_interval_ms = 15'000;    ///< SSE comment when a stream is silent
+    /// When every credential is rate-limited or at its cap: wait this long at most for one to
+    /// recover before answering 429. 0 = answer at once (no queueing).
+    uint32_t queue_timeout_ms = 0;
 };
 
 struct RuntimeState {

@@ -16,7 +16,11 @@
 
 #include "clove/proxy/gateway.hpp"
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
 
 #include <algorithm>
@@ -137,6 +141,7 @@ struct RequestRecord {
     std::string outcome = "ok";
     double ttfb_ms = -1;
     int attempts = 0;
+    double queued_ms = 0;  ///< time spent waiting in the queue for a credential
     api::Usage usage;
     std::chrono::steady_clock::time_point start;
     quota::Ticket ticket;                   ///< the key's limits: slot and budget reservation
@@ -763,6 +768,18 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         rec.limits = &client_key->limits;
     }
 
+    // Client disconnect closes whatever upstream connection is current.
+    upstream::Connection* current = nullptr;
+    ex.WatchClient([&current] {
+        if (current) {
+            current->Close();
+        }
+    });
+    struct StopWatch {
+        http::Exchange& ex;
+        ~StopWatch() { ex.StopWatching(); }
+    } stop_watch{ex};
+
     // ---- 4. Plan: ordered candidates ------------------------------------------------------------
     const base::Clock& clock = ctx_.clock ? *ctx_.clock : base::SystemClock::Get();
     std::array<uint64_t, 9> sticky_keys{};
@@ -778,6 +795,34 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     }
     PlanRequest preq{view.model, std::span<const uint64_t>(sticky_keys.data(), n_sticky), clock.SteadyMs(), clock.WallMs()};
     Plan plan = PlanCandidates(*snap, preq, ctx_.sticky, rng_);
+    if (plan.candidates.empty() && plan.status == 429 && snap->settings.queue_timeout_ms > 0) {
+        // Queueing (opt-in): wait, bounded, for the first credential to recover or free up.
+        const auto queue_deadline = std::chrono::steady_clock::now() +
+                                    std::chrono::milliseconds(snap->settings.queue_timeout_ms);
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        while (plan.candidates.empty() && plan.status == 429) {
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= queue_deadline) {
+                break;
+            }
+            // A cooldown ends at a known time; a full concurrency cap frees up at any moment.
+            auto step = std::chrono::milliseconds(plan.retry_after_ms && *plan.retry_after_ms > 1000
+                                                      ? *plan.retry_after_ms
+                                                      : 25);
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(queue_deadline - now);
+            timer.expires_after(std::min(step, left));
+            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));  // woken early only by cancellation
+            if (ex.client_gone()) {
+                rec.outcome = "client_closed";
+                rec.status = 499;
+                co_return;
+            }
+            preq.now_ms = clock.SteadyMs();
+            preq.now_wall_ms = clock.WallMs();
+            plan = PlanCandidates(*snap, preq, ctx_.sticky, rng_);
+        }
+        rec.queued_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ex.start).count();
+    }
     if (plan.candidates.empty()) {
         std::string extra;
         if (plan.retry_after_ms) {
@@ -787,18 +832,6 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         co_await RespondError(ex, rec, plan.status, plan.message, extra);
         co_return;
     }
-
-    // Client disconnect closes whatever upstream connection is current.
-    upstream::Connection* current = nullptr;
-    ex.WatchClient([&current] {
-        if (current) {
-            current->Close();
-        }
-    });
-    struct StopWatch {
-        http::Exchange& ex;
-        ~StopWatch() { ex.StopWatching(); }
-    } stop_watch{ex};
 
     // ---- 5. Attempts: Connect -> SendRequest -> AwaitResponseHead, failing over -----------------
     const auto& settings = snap->settings;

@@ -184,6 +184,28 @@ void HealthTable::MarkInvalid(const std::string& id, const std::string& reason) 
     h->Publish(s);
 }
 
+void HealthTable::Revive(const std::string& id, CredentialHealth& h, const Policy& p) {
+    bool was_invalid = false;
+    {
+        std::lock_guard lock(h.mu_);
+        if (h.status_.health == Health::kInvalid) {
+            was_invalid = true;
+            h.Publish(Status{});
+        }
+    }
+    if (was_invalid) {
+        std::function<void(const std::string&, const Persisted&)> sink;
+        {
+            std::lock_guard lock(mu_);
+            sink = sink_;
+        }
+        if (sink) {
+            sink(id, Persisted{"valid", std::nullopt, std::nullopt});
+        }
+    }
+    Record(id, h, Event{}, p);
+}
+
 void HealthTable::Forget(const std::string& id) {
     std::lock_guard lock(mu_);
     creds_.erase(id);

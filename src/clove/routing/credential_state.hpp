@@ -160,6 +160,9 @@ public:
     void Reset(const std::string& id);
     /// Forces invalid (a failed test), without persisting (the caller did).
     void MarkInvalid(const std::string& id, const std::string& reason);
+    /// A health probe succeeded: an invalid credential is valid again (persisted), a failing one
+    /// leaves its cooldown.
+    void Revive(const std::string& id, CredentialHealth& h, const Policy& p);
     /// Drops ids no longer in the database.
     void Forget(const std::string& id);
 

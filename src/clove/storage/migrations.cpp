@@ -140,6 +140,10 @@ ALTER TABLE upstreams ADD COLUMN credential_concurrency BIGINT NOT NULL DEFAULT 
     {3, R"SQL(
 ALTER TABLE upstreams ADD COLUMN proxy_url TEXT;
 )SQL"},
+    {4, R"SQL(
+ALTER TABLE upstreams ADD COLUMN health_check TEXT NOT NULL DEFAULT 'off';
+ALTER TABLE upstreams ADD COLUMN health_check_interval_ms BIGINT NOT NULL DEFAULT 60000;
+)SQL"},
 };
 
 std::string ForBackend(std::string sql, Backend b) {

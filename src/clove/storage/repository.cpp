@@ -130,7 +130,7 @@ config::Limits LimitsFromJson(const std::string& text) {
 
 constexpr const char* kUpstreamCols =
     "id, name, kind, base_url, auth, models, model_map, priority, weight, enabled, connect_timeout_ms, "
-    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at, credential_concurrency, proxy_url";
+    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at, credential_concurrency, proxy_url, health_check, health_check_interval_ms";
 
 UpstreamRow ToUpstream(const Row& r) {
     UpstreamRow u;
@@ -151,6 +151,8 @@ UpstreamRow ToUpstream(const Row& r) {
     u.updated_at = r.Int(14);
     u.credential_concurrency = r.Int(15);
     u.cfg.proxy_url = r.OptText(16);
+    u.cfg.health_check = r.Text(17).empty() ? "off" : r.Text(17);
+    u.cfg.health_check_interval_ms = static_cast<uint32_t>(r.Int(18));
     return u;
 }
 
@@ -171,7 +173,9 @@ std::vector<Value> UpstreamParams(const UpstreamRow& u) {
             V(u.created_at),
             V(u.updated_at),
             V(u.credential_concurrency),
-            V(u.cfg.proxy_url)};
+            V(u.cfg.proxy_url),
+            V(u.cfg.health_check),
+            V(int64_t{u.cfg.health_check_interval_ms})};
 }
 
 constexpr const char* kCredentialCols =
@@ -245,7 +249,7 @@ std::optional<UpstreamRow> FindUpstreamByName(Session& s, const std::string& nam
 
 void InsertUpstream(Session& s, const UpstreamRow& u) {
     auto p = UpstreamParams(u);
-    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
+    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
 }
 
 bool UpdateUpstream(Session& s, const UpstreamRow& u) {
@@ -255,11 +259,14 @@ bool UpdateUpstream(Session& s, const UpstreamRow& u) {
     q.push_back(V(u.updated_at));
     q.push_back(V(u.credential_concurrency));
     q.push_back(V(u.cfg.proxy_url));
+    q.push_back(V(u.cfg.health_check));
+    q.push_back(V(int64_t{u.cfg.health_check_interval_ms}));
     q.push_back(V(u.id));
     return s.Exec(
                "UPDATE upstreams SET name = ?, kind = ?, base_url = ?, auth = ?, models = ?, model_map = ?, priority = ?, "
                "weight = ?, enabled = ?, connect_timeout_ms = ?, first_byte_timeout_ms = ?, stream_idle_timeout_ms = ?, "
-               "updated_at = ?, credential_concurrency = ?, proxy_url = ? WHERE id = ?",
+               "updated_at = ?, credential_concurrency = ?, proxy_url = ?, health_check = ?, health_check_interval_ms = ? "
+               "WHERE id = ?",
                q) > 0;
 }
 
@@ -446,6 +453,7 @@ config::Settings LoadSettings(Session& s) {
     getu("sticky_ttl_ms", st.sticky_ttl_ms);
     getu("first_byte_keepalive_ms", st.first_byte_keepalive_ms);
     getu("keepalive_interval_ms", st.keepalive_interval_ms);
+    getu("queue_timeout_ms", st.queue_timeout_ms);
     if (auto* p = o.if_contains("max_attempts"); p && p->is_number()) {
         st.max_attempts = static_cast<int>(p->to_number<double>());
     }
@@ -477,6 +485,7 @@ void SaveSettings(Session& s, const config::Settings& st) {
     o["sticky_ttl_ms"] = st.sticky_ttl_ms;
     o["first_byte_keepalive_ms"] = st.first_byte_keepalive_ms;
     o["keepalive_interval_ms"] = st.keepalive_interval_ms;
+    o["queue_timeout_ms"] = st.queue_timeout_ms;
     o["default_limits"] = json::parse(LimitsToJson(st.default_limits));
     SetMeta(s, "runtime_settings", json::serialize(o));
 }

@@ -142,8 +142,14 @@ bool SetProxy(Peer& peer, const std::string& proxy_url) {
     peer.proxy_port = has_port ? p->port : default_port;
     peer.proxy_user = std::move(user);
     peer.proxy_password = std::move(password);
+    // Pooled tunnels are keyed by the whole proxy identity; a changed password must not reuse a
+    // tunnel opened with the old one (a hash of it, never the password itself).
     peer.key += std::string(kind == Peer::ProxyKind::kHttp ? " via http " : " via socks5 ") + peer.proxy_host + ":" +
-                std::to_string(peer.proxy_port) + (peer.proxy_user.empty() ? "" : " as " + peer.proxy_user);
+                std::to_string(peer.proxy_port) +
+                (peer.proxy_user.empty()
+                     ? ""
+                     : " as " + peer.proxy_user + "#" +
+                           std::to_string(std::hash<std::string>{}(peer.proxy_user + '\0' + peer.proxy_password) & 0xffffff));
     return true;
 }
 
