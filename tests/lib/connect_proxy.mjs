@@ -16,6 +16,7 @@
 
 import net from 'node:net';
 import { httpRequestsIn } from './socks5_proxy.mjs';
+import { spliceTunnel } from './tunnel.mjs';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
@@ -78,16 +79,7 @@ export async function startConnectProxy({ auth = null, hosts = {}, refuse = fals
       up.once('connect', () => {
         rec.status = 200;
         client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-        const seen = { text: rest.toString('latin1') };
-        tunnelTexts.push(seen);
-        tunnelSockets.add(client);
-        client.on('close', () => tunnelSockets.delete(client));
-        client.on('data', (d) => (seen.text += d.toString('latin1')));
-        if (rest.length) up.write(rest);
-        client.pipe(up);
-        up.pipe(client);
-        client.on('close', () => up.destroy());
-        up.on('close', () => client.destroy());
+        spliceTunnel(client, up, rest, tunnelTexts, tunnelSockets);
       });
     };
     client.on('data', onData);

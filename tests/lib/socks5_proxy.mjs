@@ -28,6 +28,7 @@
 // Only loopback addresses are ever connected to: anything that maps elsewhere gets 0x02.
 
 import net from 'node:net';
+import { spliceTunnel } from './tunnel.mjs';
 
 const LOOPBACK = new Set(['127.0.0.1', '::1']);
 
@@ -195,16 +196,7 @@ export async function startSocks5Proxy({ auth = null, hosts = {}, refuse = false
       req.result = 'ok';
       client.write(reply(0, up.localPort));
       const rest = rd.detach();
-      const seen = { text: rest.toString('latin1') };
-      tunnelTexts.push(seen);
-      tunnelSockets.add(client);
-      client.on('close', () => tunnelSockets.delete(client));
-      client.on('data', (d) => (seen.text += d.toString('latin1')));
-      if (rest.length) up.write(rest);
-      client.pipe(up);
-      up.pipe(client);
-      client.on('close', () => up.destroy());
-      up.on('close', () => client.destroy());
+      spliceTunnel(client, up, rest, tunnelTexts, tunnelSockets);
     });
   }
 
