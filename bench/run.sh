@@ -7,6 +7,8 @@
 #      SUBJECT_CPU (0)  AUX_CPU (1)  RESULTS_DIR (bench/results)  KEEP_TMP (0)  STRICT (0: 1 = exit 1
 #      when a Clove target is missed)  WAIT_QUIET (0: 1 = before each measurement wait, up to
 #      WAIT_QUIET_MAX seconds (1800), until no compiler/linker is running)
+#      CREDENTIALS (4: upstream credentials Clove balances over; routing, health state and
+#      least-recently-used selection run on every request)
 set -Eeuo pipefail
 
 # The whole script is one compound command, so bash parses it completely before running it and an
@@ -40,6 +42,10 @@ WAIT_QUIET_MAX=${WAIT_QUIET_MAX:-1800}
 BUSY_PATTERN='cc1plus|cc1|ld|ld.gold|ld.lld|collect2|lto1|lto-wrapper'
 CLIENT_KEY=ck-bench-0001
 UPSTREAM_KEY=sk-bench-upstream-0001
+CREDENTIALS=${CREDENTIALS:-4}
+[[ $CREDENTIALS =~ ^[1-9][0-9]*$ ]] || { echo "bench: FATAL: CREDENTIALS must be a positive integer" >&2; exit 1; }
+CLOVE_API_KEYS="\"$UPSTREAM_KEY\""
+for ((i = 2; i <= CREDENTIALS; i++)); do CLOVE_API_KEYS+=", \"sk-bench-upstream-$(printf %04d "$i")\""; done
 SSE_EVENTS=57
 
 log() { echo "bench: $*" >&2; }
@@ -346,7 +352,7 @@ level = "$level"
 name = "mock"
 kind = "anthropic"
 base_url = "http://127.0.0.1:$3"
-api_key = "$UPSTREAM_KEY"
+api_keys = [$CLOVE_API_KEYS]
 models = ["claude-*"]
 
 [[client_key]]
@@ -590,8 +596,8 @@ streams_test() {
     printf 'clove\t%s (%s, built %s, sha256 %s)\n' "$("$CLOVE_BIN" --version 2>&1 | head -n 1)" "$CLOVE_SRC" \
       "$(date -u -r "$CLOVE_SRC" '+%Y-%m-%d %H:%M UTC')" "$(sha256sum "$CLOVE_BIN" | cut -c1-12)"
   fi
-  printf 'settings\tROUNDS=%s DURATION=%s (in %s interleaved slices of %ss) WARMUP=%s CONNS=%s STREAMS=%s STREAM_SECONDS=%s ACCESS_LOG=%s QUICK=%s\n' \
-    "$ROUNDS" "$DURATION" "$SLICES" "$SLICE_S" "$WARMUP" "$CONNS" "$STREAMS" "$STREAM_SECONDS" "$ACCESS_LOG" "$QUICK"
+  printf 'settings\tROUNDS=%s DURATION=%s (in %s interleaved slices of %ss) WARMUP=%s CONNS=%s STREAMS=%s STREAM_SECONDS=%s ACCESS_LOG=%s QUICK=%s CREDENTIALS=%s\n' \
+    "$ROUNDS" "$DURATION" "$SLICES" "$SLICE_S" "$WARMUP" "$CONNS" "$STREAMS" "$STREAM_SECONDS" "$ACCESS_LOG" "$QUICK" "$CREDENTIALS"
   printf 'pinning\tmeasured process (proxy, or the mock for direct) on CPU %s; mock, wrk and clients on CPU %s; @1-connection latency: everything on CPU %s\n' \
     "$SUBJECT_CPU" "$AUX_CPU" "$SUBJECT_CPU"
 } >>"$META"

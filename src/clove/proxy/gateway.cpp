@@ -162,8 +162,8 @@ struct RequestRecord {
         line += R"(,"upstream":)";
         api::AppendJsonString(line, upstream);
         line += fmt::format(
-            R"(,"status":{},"stream":{},"outcome":"{}","attempts":{},"ttfb_ms":{:.2f},"duration_ms":{:.2f},"input_tokens":{},"output_tokens":{},"cache_creation_input_tokens":{},"cache_read_input_tokens":{}}})",
-            status, stream ? "true" : "false", outcome, attempts, ttfb_ms, dur, usage.input_tokens, usage.output_tokens,
+            R"(,"status":{},"stream":{},"outcome":"{}","attempts":{},"queued_ms":{:.2f},"ttfb_ms":{:.2f},"duration_ms":{:.2f},"input_tokens":{},"output_tokens":{},"cache_creation_input_tokens":{},"cache_read_input_tokens":{}}})",
+            status, stream ? "true" : "false", outcome, attempts, queued_ms, ttfb_ms, dur, usage.input_tokens, usage.output_tokens,
             usage.cache_creation_input_tokens, usage.cache_read_input_tokens);
         log::info("access {}", line);
     }
@@ -797,8 +797,8 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     Plan plan = PlanCandidates(*snap, preq, ctx_.sticky, rng_);
     if (plan.candidates.empty() && plan.status == 429 && snap->settings.queue_timeout_ms > 0) {
         // Queueing (opt-in): wait, bounded, for the first credential to recover or free up.
-        const auto queue_deadline = std::chrono::steady_clock::now() +
-                                    std::chrono::milliseconds(snap->settings.queue_timeout_ms);
+        const auto queue_start = std::chrono::steady_clock::now();
+        const auto queue_deadline = queue_start + std::chrono::milliseconds(snap->settings.queue_timeout_ms);
         asio::steady_timer timer(co_await asio::this_coro::executor);
         while (plan.candidates.empty() && plan.status == 429) {
             const auto now = std::chrono::steady_clock::now();
@@ -821,7 +821,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
             preq.now_wall_ms = clock.WallMs();
             plan = PlanCandidates(*snap, preq, ctx_.sticky, rng_);
         }
-        rec.queued_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - ex.start).count();
+        rec.queued_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - queue_start).count();
     }
     if (plan.candidates.empty()) {
         std::string extra;

@@ -15,7 +15,9 @@ namespace asio = boost::asio;
 std::string ProbeModel(const config::UpstreamConfig& u) {
     for (const auto& m : u.models) {
         if (m.find_first_of("*?[") == std::string::npos) {
-            return m;
+            // A client-facing name: the upstream knows it by its mapped name, if any.
+            auto it = u.model_map.find(m);
+            return it == u.model_map.end() ? m : it->second;
         }
     }
     if (!u.model_map.empty()) {

@@ -13,7 +13,7 @@ namespace clove::proxy {
 namespace {
 
 bool Serves(const UpstreamRuntime& u, std::string_view model) {
-    if (u.config.model_map.count(std::string(model)) > 0) {
+    if (!u.config.model_map.empty() && u.config.model_map.count(std::string(model)) > 0) {
         return true;
     }
     return std::any_of(u.config.models.begin(), u.config.models.end(),
@@ -33,6 +33,12 @@ struct Ranked {
 Plan PlanCandidates(const Snapshot& snap, const PlanRequest& req, routing::StickyTable* sticky, std::mt19937_64& rng) {
     Plan plan;
     std::vector<Ranked> ups;
+    ups.reserve(snap.upstreams.size());
+    size_t n_creds = 0;
+    for (const auto& u : snap.upstreams) {
+        n_creds += u.credentials.size() + 1;
+    }
+    plan.candidates.reserve(n_creds);
     const UpstreamRuntime* first_match = nullptr;
     for (const auto& u : snap.upstreams) {
         if (!Serves(u, req.model)) {

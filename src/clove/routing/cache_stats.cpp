@@ -5,7 +5,7 @@
 namespace clove::routing {
 
 void CacheStats::Add(Map& m, std::string_view id, int64_t input, int64_t read, int64_t creation, int64_t now) {
-    auto it = m.find(std::string(id));
+    auto it = m.find(id);  // no allocation when the row exists
     if (it == m.end()) {
         it = m.emplace(std::string(id), Row{}).first;
         it->second.id = std::string(id);
@@ -28,19 +28,20 @@ void CacheStats::Record(std::string_view key_id, std::string_view credential_id,
         Add(credentials_, credential_id, input, cache_read, cache_creation, now);
     }
     if (!session.empty()) {
-        if (sessions_.size() >= max_sessions_ && !sessions_.count(std::string(session))) {
+        if (sessions_.size() >= max_sessions_ && sessions_.find(session) == sessions_.end()) {
             auto oldest = std::min_element(sessions_.begin(), sessions_.end(), [](const auto& a, const auto& b) {
                 return a.second.last_seen_ms < b.second.last_seen_ms;
             });
             sessions_.erase(oldest);
         }
         Add(sessions_, session, input, cache_read, cache_creation, now);
-        sessions_[std::string(session)].credential_id = std::string(credential_id);
+        sessions_.find(session)->second.credential_id.assign(credential_id);
     }
 }
 
 namespace {
-std::vector<CacheStats::Row> Sorted(const std::unordered_map<std::string, CacheStats::Row>& m) {
+template <class M>
+std::vector<CacheStats::Row> Sorted(const M& m) {
     std::vector<CacheStats::Row> out;
     out.reserve(m.size());
     for (const auto& [k, v] : m) {

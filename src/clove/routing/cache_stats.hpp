@@ -40,7 +40,11 @@ public:
     std::vector<Row> Sessions() const;
 
 private:
-    using Map = std::unordered_map<std::string, Row>;
+    struct Hash {
+        using is_transparent = void;
+        size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    };
+    using Map = std::unordered_map<std::string, Row, Hash, std::equal_to<>>;
     static void Add(Map& m, std::string_view id, int64_t input, int64_t read, int64_t creation, int64_t now);
     mutable std::mutex mu_;
     size_t max_sessions_;

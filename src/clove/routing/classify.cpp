@@ -45,25 +45,49 @@ Event EventFromResponse(const upstream::ResponseHead& head, int64_t now_wall_ms)
     if (auto ra = head.Get("retry-after"); !ra.empty()) {
         e.reset_after_ms = ParseRetryAfterMs(ra);
     }
-    // The families Anthropic reports; the scarcest one decides.
+    // The families Anthropic reports; the scarcest one decides. One pass over the headers (this
+    // runs on every response): anthropic-ratelimit-{family}-{limit|remaining|reset}.
+    static constexpr std::string_view kPrefix = "anthropic-ratelimit-";
     static constexpr std::string_view kFamilies[] = {"requests", "tokens", "input-tokens", "output-tokens"};
-    std::optional<int64_t> exhausted_reset;
-    for (auto family : kFamilies) {
-        std::string base = "anthropic-ratelimit-";
-        base += family;
-        auto limit = Int(head.Get(base + "-limit"));
-        auto remaining = Int(head.Get(base + "-remaining"));
-        std::optional<int64_t> reset_after;
-        if (auto r = base::ParseTimeMs(head.Get(base + "-reset")); r && *r > 1'000'000'000'000) {
-            reset_after = std::max<int64_t>(*r - now_wall_ms, 0);
-        }
-        if (!remaining) {
+    struct Family {
+        std::optional<int64_t> limit, remaining;
+        std::string_view reset;
+    } fam[4];
+    for (const auto& [name, value] : head.headers) {
+        if (name.size() <= kPrefix.size() || !upstream::EqualsIgnoreCase(name.substr(0, kPrefix.size()), kPrefix)) {
             continue;
         }
+        const auto rest = name.substr(kPrefix.size());
+        for (size_t f = 0; f < 4; ++f) {
+            const auto fn = kFamilies[f];
+            if (rest.size() <= fn.size() + 1 || !upstream::EqualsIgnoreCase(rest.substr(0, fn.size()), fn) ||
+                rest[fn.size()] != '-') {
+                continue;
+            }
+            const auto field = rest.substr(fn.size() + 1);
+            if (upstream::EqualsIgnoreCase(field, "limit")) {
+                fam[f].limit = Int(value);
+            } else if (upstream::EqualsIgnoreCase(field, "remaining")) {
+                fam[f].remaining = Int(value);
+            } else if (upstream::EqualsIgnoreCase(field, "reset")) {
+                fam[f].reset = value;
+            }
+            break;
+        }
+    }
+    std::optional<int64_t> exhausted_reset;
+    for (const auto& f : fam) {
+        if (!f.remaining) {
+            continue;
+        }
+        std::optional<int64_t> reset_after;
+        if (auto r = base::ParseTimeMs(f.reset); r && *r > 1'000'000'000'000) {
+            reset_after = std::max<int64_t>(*r - now_wall_ms, 0);
+        }
         double fraction = 1.0;
-        if (limit && *limit > 0) {
-            fraction = static_cast<double>(*remaining) / static_cast<double>(*limit);
-        } else if (*remaining > 0) {
+        if (f.limit && *f.limit > 0) {
+            fraction = static_cast<double>(*f.remaining) / static_cast<double>(*f.limit);
+        } else if (*f.remaining > 0) {
             continue;
         } else {
             fraction = 0.0;
@@ -72,7 +96,7 @@ Event EventFromResponse(const upstream::ResponseHead& head, int64_t now_wall_ms)
             e.remaining_fraction = fraction;
             e.remaining_reset_after_ms = reset_after;
         }
-        if (*remaining <= 0 && reset_after && (!exhausted_reset || *reset_after > *exhausted_reset)) {
+        if (*f.remaining <= 0 && reset_after && (!exhausted_reset || *reset_after > *exhausted_reset)) {
             exhausted_reset = reset_after;
         }
     }

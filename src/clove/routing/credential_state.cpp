@@ -10,6 +10,11 @@ namespace clove::routing {
 
 Status Next(const Status& s, const Event& e, int64_t now_ms, int64_t now_wall_ms, const Policy& p) {
     Status n = s;
+    Apply(n, e, now_ms, now_wall_ms, p);
+    return n;
+}
+
+void Apply(Status& n, const Event& e, int64_t now_ms, int64_t now_wall_ms, const Policy& p) {
     if (n.health == Health::kCoolingDown && now_ms >= n.until_ms) {
         n.health = Health::kValid;  // the cooldown ran out before this event
         n.cause = Cause::kNone;
@@ -81,7 +86,6 @@ Status Next(const Status& s, const Event& e, int64_t now_ms, int64_t now_wall_ms
             n.last_error = e.error;
             break;
     }
-    return n;
 }
 
 Health EffectiveHealth(const Status& s, int64_t now_ms) {
@@ -106,7 +110,9 @@ Status CredentialHealth::Snapshot() const {
 }
 
 void CredentialHealth::Publish(const Status& s) {
-    status_ = s;
+    if (&s != &status_) {
+        status_ = s;
+    }
     until_ms_.store(s.until_ms, std::memory_order_relaxed);
     until_wall_ms_.store(s.until_wall_ms, std::memory_order_relaxed);
     pressured_until_ms_.store(s.pressured_until_ms, std::memory_order_relaxed);
@@ -223,35 +229,36 @@ void HealthTable::Record(const std::string& id, CredentialHealth& h, const Event
         default: h.failures.fetch_add(1, std::memory_order_relaxed); break;
     }
     const int64_t now = clock_.SteadyMs();
-    Status before, after;
+    Persisted out;
     {
         std::lock_guard lock(h.mu_);
-        before = h.status_;
-        after = Next(before, e, now, clock_.WallMs(), p);
-        h.Publish(after);
-    }
-    const bool changed = EffectiveHealth(before, now) != after.health || before.cause != after.cause ||
-                         (after.health == Health::kCoolingDown && after.until_wall_ms != before.until_wall_ms);
-    if (!changed) {
-        return;
+        Status& st = h.status_;
+        const Health before_health = EffectiveHealth(st, now);
+        const Cause before_cause = st.cause;
+        const int64_t before_until = st.until_wall_ms;
+        Apply(st, e, now, clock_.WallMs(), p);
+        h.Publish(st);
+        const bool changed = before_health != st.health || before_cause != st.cause ||
+                             (st.health == Health::kCoolingDown && st.until_wall_ms != before_until);
+        if (!changed) {
+            return;  // the common case: a success on a valid credential, nothing to store
+        }
+        out.state = std::string(HealthName(st.health));
+        if (!st.last_error.empty()) {
+            out.last_error = st.last_error;
+        }
+        if (st.health == Health::kCoolingDown) {
+            out.cooldown_until_wall_ms = st.until_wall_ms;
+        }
     }
     std::function<void(const std::string&, const Persisted&)> sink;
     {
         std::lock_guard lock(mu_);
         sink = sink_;
     }
-    if (!sink) {
-        return;
+    if (sink) {
+        sink(id, out);
     }
-    Persisted out;
-    out.state = std::string(HealthName(after.health));
-    if (!after.last_error.empty()) {
-        out.last_error = after.last_error;
-    }
-    if (after.health == Health::kCoolingDown) {
-        out.cooldown_until_wall_ms = after.until_wall_ms;
-    }
-    sink(id, out);
 }
 
 std::optional<int64_t> ParseRetryAfterMs(std::string_view v) {

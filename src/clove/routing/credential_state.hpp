@@ -73,6 +73,8 @@ struct Status {
 
 /// The pure transition: (state, event, now) -> state. `now_wall_ms` only feeds `until_wall_ms`.
 Status Next(const Status& s, const Event& e, int64_t now_ms, int64_t now_wall_ms, const Policy& p);
+/// The same transition applied in place (the hot path: no copy of the state's strings).
+void Apply(Status& s, const Event& e, int64_t now_ms, int64_t now_wall_ms, const Policy& p);
 
 /// A cooldown that has run out is valid again (recovery needs no event).
 Health EffectiveHealth(const Status& s, int64_t now_ms);

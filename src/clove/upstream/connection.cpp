@@ -301,6 +301,11 @@ asio::awaitable<boost::system::error_code> Connection::WaitReadable(std::chrono:
     if (!sock.is_open()) {
         co_return asio::error::bad_descriptor;
     }
+    // Bytes already waiting (the common case on a busy stream): no timer, no wait.
+    boost::system::error_code aec;
+    if (sock.available(aec) > 0 && !aec) {
+        co_return boost::system::error_code{};
+    }
     // A timer cancels the socket wait (never a read: a cancelled wait consumes nothing). The flag
     // keeps a timer that fired late from cancelling a later operation.
     auto fired = std::make_shared<bool>(false);
