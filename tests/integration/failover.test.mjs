@@ -572,3 +572,25 @@ test('queueing (opt-in): with every credential cooling, a request waits for the 
   assert.equal((await g.send()).status, 429);
   assert.ok(Date.now() - t2 < 500);
 });
+
+test('queueing: a stream waiting in the queue gets keepalive comments, then its events (or an error event at the bound)', async (t) => {
+  const g = await gateway(t, {
+    upstreams: [{ name: 'a', keys: 1 }],
+    settings: { queue_timeout_ms: 2500, first_byte_keepalive_ms: 300 },
+  });
+  const { fake, keys } = g.up.a;
+  fake.setRules([{ key: keys[0], path: '/v1/messages', scenario: 'error:429,retry_after:2', times: 1 }]);
+  assert.equal((await g.send()).status, 429);
+  const r = await g.send({ stream: true });
+  assert.equal(r.status, 200, r.text);
+  assert.ok(r.text.startsWith(': keepalive\n\n'), r.text.slice(0, 80));
+  assert.ok(r.text.includes('event: message_stop'), 'the stream completed after the queue');
+  // a cooldown beyond the bound: the head already went out, so the 429 becomes an error event
+  fake.setRules([{ key: keys[0], path: '/v1/messages', scenario: 'error:429,retry_after:30', times: 1 }]);
+  assert.equal((await g.send()).status, 429);
+  const late = await g.send({ stream: true });
+  assert.equal(late.status, 200);
+  assert.ok(late.text.includes(': keepalive'), late.text.slice(0, 120));
+  assert.match(late.text, /event: error\ndata: \{"type":"error","error":\{"type":"rate_limit_error"/);
+  assert.ok(!late.text.includes('message_stop'));
+});

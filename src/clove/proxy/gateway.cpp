@@ -149,7 +149,9 @@ struct RequestRecord {
 
     void Log() const {
         auto dur = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        std::string line = R"({"request_id":)";
+        std::string line;
+        line.reserve(512);  // one allocation for the whole line
+        line += R"({"request_id":)";
         api::AppendJsonString(line, request_id);
         line += R"(,"method":)";
         api::AppendJsonString(line, method);
@@ -795,19 +797,22 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     }
     PlanRequest preq{view.model, std::span<const uint64_t>(sticky_keys.data(), n_sticky), clock.SteadyMs(), clock.WallMs()};
     Plan plan = PlanCandidates(*snap, preq, ctx_.sticky, rng_);
+    bool early_head_sent = false;  // SSE head + keepalive comments already went out
     if (plan.candidates.empty() && plan.status == 429 && snap->settings.queue_timeout_ms > 0) {
         // Queueing (opt-in): wait, bounded, for the first credential to recover or free up.
         const auto queue_start = std::chrono::steady_clock::now();
         const auto queue_deadline = queue_start + std::chrono::milliseconds(snap->settings.queue_timeout_ms);
         asio::steady_timer timer(co_await asio::this_coro::executor);
+        auto last_keepalive = ex.start;
         while (plan.candidates.empty() && plan.status == 429) {
             const auto now = std::chrono::steady_clock::now();
             if (now >= queue_deadline) {
                 break;
             }
-            // A cooldown ends at a known time; a full concurrency cap frees up at any moment.
+            // A cooldown ends at a known time; a full concurrency cap frees up at any moment. Wake
+            // at least once a second to notice a client that left.
             auto step = std::chrono::milliseconds(plan.retry_after_ms && *plan.retry_after_ms > 1000
-                                                      ? *plan.retry_after_ms
+                                                      ? std::min<int64_t>(*plan.retry_after_ms, 1000)
                                                       : 25);
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(queue_deadline - now);
             timer.expires_after(std::min(step, left));
@@ -816,6 +821,18 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
                 rec.outcome = "client_closed";
                 rec.status = 499;
                 co_return;
+            }
+            // A stream waiting this long gets keepalive comments, as while waiting for a first byte.
+            if (rec.stream && std::chrono::steady_clock::now() - ex.start >=
+                                  std::chrono::milliseconds(snap->settings.first_byte_keepalive_ms) &&
+                std::chrono::steady_clock::now() - last_keepalive >=
+                    std::chrono::milliseconds(snap->settings.first_byte_keepalive_ms)) {
+                last_keepalive = std::chrono::steady_clock::now();
+                if (!co_await SendKeepalive(ex, rec, early_head_sent)) {
+                    rec.outcome = "client_closed";
+                    rec.status = 499;
+                    co_return;
+                }
             }
             preq.now_ms = clock.SteadyMs();
             preq.now_wall_ms = clock.WallMs();
@@ -829,6 +846,13 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
             extra = fmt::format("retry-after: {}\r\n", std::max<int64_t>(1, (*plan.retry_after_ms + 999) / 1000));
         }
         rec.outcome = "no_candidate";
+        if (early_head_sent) {
+            FailedAttempt none;
+            none.status = plan.status;
+            none.message = plan.message;
+            co_await RespondFailure(ex, rec, none, early_head_sent);
+            co_return;
+        }
         co_await RespondError(ex, rec, plan.status, plan.message, extra);
         co_return;
     }
@@ -844,7 +868,6 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     size_t buffered = 0;  // bytes in buf
     size_t head_size = 0;
     Slot slot;                         // the chosen credential's concurrency slot
-    bool early_head_sent = false;      // SSE head + keepalive comments already went out
     FailedAttempt last_failure;        // what to answer when every attempt failed
     const UpstreamRuntime* up = nullptr;
     std::string mapped_body;
