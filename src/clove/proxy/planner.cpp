@@ -20,6 +20,12 @@ bool Serves(const UpstreamRuntime& u, std::string_view model) {
                        [&](const std::string& g) { return base::GlobMatch(g, model); });
 }
 
+struct Usable {
+    const CredentialRuntime* c;
+    bool pressured;
+    uint64_t seq;
+};
+
 struct Ranked {
     const UpstreamRuntime* u;
     int tier_native;
@@ -32,8 +38,9 @@ struct Ranked {
 
 Plan PlanCandidates(const Snapshot& snap, const PlanRequest& req, routing::StickyTable* sticky, std::mt19937_64& rng) {
     Plan plan;
-    std::vector<Ranked> ups;
-    ups.reserve(snap.upstreams.size());
+    // Scratch lists reused by this thread's later plans (planning never nests).
+    thread_local std::vector<Ranked> ups;
+    ups.clear();
     size_t n_creds = 0;
     for (const auto& u : snap.upstreams) {
         n_creds += u.credentials.size() + 1;
@@ -85,12 +92,8 @@ Plan PlanCandidates(const Snapshot& snap, const PlanRequest& req, routing::Stick
             plan.candidates.push_back({&u, nullptr, false});
             continue;
         }
-        struct Usable {
-            const CredentialRuntime* c;
-            bool pressured;
-            uint64_t seq;
-        };
-        std::vector<Usable> usable;
+        thread_local std::vector<Usable> usable;
+        usable.clear();
         for (const auto& c : u.credentials) {
             ++total;
             const auto& h = *c.health;

@@ -84,6 +84,12 @@ ParseStatus ParseResponseHead(std::string_view w, size_t max_size, ResponseHead&
     out.keep_alive = !http10;
     size_t pos = eol + 2;
     bool has_te = false;
+    // One allocation for the header list (a typical Anthropic head has ~20 lines).
+    size_t lines = 0;
+    for (size_t p = raw.find("\r\n", pos); p != std::string_view::npos; p = raw.find("\r\n", p + 2)) {
+        ++lines;
+    }
+    out.headers.reserve(lines + 1);
     while (pos < raw.size()) {
         size_t le = raw.find("\r\n", pos);
         std::string_view line = raw.substr(pos, le - pos);
