@@ -1,5 +1,7 @@
 #include "clove/api/errors.hpp"
 
+#include <simdjson.h>
+
 namespace clove::api {
 
 std::string_view ErrorTypeForStatus(int status) noexcept {
@@ -62,6 +64,28 @@ std::string ErrorEvent(std::string_view type, std::string_view message, std::str
     std::string out = "event: error\ndata: ";
     out += ErrorJson(type, message, request_id);
     out += "\n\n";
+    return out;
+}
+
+ErrorBody ParseErrorBody(std::string_view body) {
+    ErrorBody out;
+    const auto open = body.find('{');
+    const auto close = body.rfind('}');
+    if (open == std::string_view::npos || close == std::string_view::npos || close < open) {
+        return out;
+    }
+    simdjson::dom::parser parser;
+    simdjson::dom::element doc;
+    if (parser.parse(body.data() + open, close - open + 1, true).get(doc)) {
+        return out;
+    }
+    std::string_view v;
+    if (!doc["error"]["type"].get_string().get(v)) {
+        out.type.assign(v);
+    }
+    if (!doc["error"]["message"].get_string().get(v)) {
+        out.message.assign(v);
+    }
     return out;
 }
 

@@ -17,6 +17,14 @@ std::string ErrorJson(std::string_view type, std::string_view message, std::stri
 /// An SSE `error` event frame (`event: error\ndata: {...}\n\n`) for a stream already started.
 std::string ErrorEvent(std::string_view type, std::string_view message, std::string_view request_id);
 
+/// `error.type` and `error.message` of an Anthropic error body (empty when absent). Tolerates
+/// bytes around the JSON object (a chunk-size line, a trailing CRLF). For error paths only.
+struct ErrorBody {
+    std::string type;
+    std::string message;
+};
+ErrorBody ParseErrorBody(std::string_view body);
+
 /// Appends `s` to `out` as a JSON string literal (quotes included), escaping as RFC 8259 needs.
 void AppendJsonString(std::string& out, std::string_view s);
 

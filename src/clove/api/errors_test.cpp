@@ -32,3 +32,12 @@ TEST(ErrorEvent, IsOneSseFrame) {
     EXPECT_EQ(ev.substr(ev.size() - 2), "\n\n");
     EXPECT_EQ(ev.find('\n', 13), ev.size() - 2);
 }
+
+TEST(ErrorBody, ReadsTypeAndMessageAroundChunkFraming) {
+    auto e = clove::api::ParseErrorBody(
+        "5a\r\n{\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"slow \\\"down\\\"\"}}\r\n0\r\n\r\n");
+    EXPECT_EQ(e.type, "rate_limit_error");
+    EXPECT_EQ(e.message, "slow \"down\"");
+    EXPECT_TRUE(clove::api::ParseErrorBody("<html>502 Bad Gateway</html>").message.empty());
+    EXPECT_TRUE(clove::api::ParseErrorBody("{\"error\":\"flat\"}").type.empty());
+}

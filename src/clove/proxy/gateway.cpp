@@ -333,23 +333,9 @@ struct FailedAttempt {
 
 /// The `error.message` of an Anthropic error body, else the start of the body (for last_error).
 std::string ErrorMessageOf(std::string_view body) {
-    auto pos = body.find("\"message\"");
-    std::string out;
-    if (pos != std::string_view::npos) {
-        auto q = body.find('"', body.find(':', pos) + 1);
-        if (q != std::string_view::npos) {
-            for (size_t i = q + 1; i < body.size() && out.size() < 300; ++i) {
-                if (body[i] == '\\' && i + 1 < body.size()) {
-                    out += body[++i];
-                    continue;
-                }
-                if (body[i] == '"') {
-                    break;
-                }
-                out += body[i];
-            }
-            return out;
-        }
+    std::string out = api::ParseErrorBody(body).message;
+    if (!out.empty()) {
+        return out.substr(0, 300);
     }
     for (char c : body.substr(0, 200)) {
         out += (c >= 0x20 && c < 0x7f) ? c : ' ';
@@ -476,13 +462,8 @@ asio::awaitable<void> Gateway::RespondFailure(http::Exchange& ex, RequestRecord&
         std::string message = failure.message;
         if (failure.response) {
             message = ErrorMessageOf(failure.body);
-            auto tpos = failure.body.find("\"type\"", failure.body.find("\"error\""));
-            if (tpos != std::string::npos && failure.body.find("\"error\"") != std::string::npos) {
-                auto q1 = failure.body.find('"', failure.body.find(':', tpos) + 1);
-                auto q2 = q1 == std::string::npos ? q1 : failure.body.find('"', q1 + 1);
-                if (q2 != std::string::npos && q2 - q1 < 64) {
-                    type = failure.body.substr(q1 + 1, q2 - q1 - 1);
-                }
+            if (auto parsed = api::ParseErrorBody(failure.body); !parsed.type.empty() && parsed.type.size() < 64) {
+                type = std::move(parsed.type);
             }
         }
         auto ev = api::ErrorEvent(type, message, rec.request_id);
@@ -537,9 +518,6 @@ asio::awaitable<bool> Gateway::SendKeepalive(http::Exchange& ex, RequestRecord& 
         ex.AppendConnectionHeader(head);
         head += "\r\n";
         rec.status = 200;
-        if (rec.ttfb_ms < 0) {
-            rec.ttfb_ms = -1;  // the head is Clove's, not the upstream's first byte
-        }
     }
     std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(kComment.data(), kComment.size())};
     head_sent = true;

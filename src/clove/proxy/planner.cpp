@@ -5,20 +5,11 @@
 #include <algorithm>
 #include <cmath>
 
-#include "clove/base/glob.hpp"
 #include "clove/base/time.hpp"
 
 namespace clove::proxy {
 
 namespace {
-
-bool Serves(const UpstreamRuntime& u, std::string_view model) {
-    if (!u.config.model_map.empty() && u.config.model_map.count(std::string(model)) > 0) {
-        return true;
-    }
-    return std::any_of(u.config.models.begin(), u.config.models.end(),
-                       [&](const std::string& g) { return base::GlobMatch(g, model); });
-}
 
 struct Usable {
     const CredentialRuntime* c;
@@ -48,7 +39,7 @@ Plan PlanCandidates(const Snapshot& snap, const PlanRequest& req, routing::Stick
     plan.candidates.reserve(n_creds);
     const UpstreamRuntime* first_match = nullptr;
     for (const auto& u : snap.upstreams) {
-        if (!Serves(u, req.model)) {
+        if (!u.Serves(req.model)) {
             continue;
         }
         if (!first_match) {

@@ -139,14 +139,19 @@ std::shared_ptr<const Snapshot> Snapshot::Build(const config::Config& config) {
     return Build(config::FromConfig(config));
 }
 
+bool UpstreamRuntime::Serves(std::string_view model) const {
+    if (!config.model_map.empty() && config.model_map.count(std::string(model)) > 0) {
+        return true;
+    }
+    return std::any_of(config.models.begin(), config.models.end(),
+                       [&](const std::string& g) { return base::GlobMatch(g, model); });
+}
+
 RouteResult Snapshot::Route(std::string_view model) const {
     RouteResult r;
     const UpstreamRuntime* matched = nullptr;
     for (const auto& u : upstreams) {
-        bool serves = u.config.model_map.count(std::string(model)) > 0 ||
-                      std::any_of(u.config.models.begin(), u.config.models.end(),
-                                  [&](const std::string& g) { return base::GlobMatch(g, model); });
-        if (!serves) {
+        if (!u.Serves(model)) {
             continue;
         }
         if (!matched) {

@@ -39,6 +39,8 @@ struct UpstreamRuntime {
     std::shared_ptr<routing::UpstreamLoad> load;
     std::vector<CredentialRuntime> credentials;  ///< enabled ones with a key; empty for passthrough
     bool passthrough() const { return config.auth == config::UpstreamAuth::kPassthrough; }
+    /// Whether `model` is one of this upstream's (a model_map key or a `models` glob match).
+    bool Serves(std::string_view model) const;
 };
 
 struct ClientKeyRuntime {

@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "clove/api/errors.hpp"
 #include "clove/routing/classify.hpp"
 #include "clove/upstream/response_parser.hpp"
 
@@ -15,18 +16,9 @@ namespace {
 
 /// The `error.message` of an Anthropic error body (first 100 printable characters), or "".
 std::string ErrorMessage(std::string_view body) {
-    auto pos = body.find("\"message\"");
-    if (pos == std::string_view::npos) {
-        return {};
-    }
-    auto colon = body.find(':', pos);
-    auto q = colon == std::string_view::npos ? colon : body.find('"', colon + 1);
     std::string out;
-    for (size_t i = q == std::string_view::npos ? body.size() : q + 1; i < body.size() && out.size() < 100; ++i) {
-        char c = body[i];
-        if (c == '\\' && i + 1 < body.size()) {
-            c = body[++i];
-        } else if (c == '"') {
+    for (char c : api::ParseErrorBody(body).message) {
+        if (out.size() >= 100) {
             break;
         }
         out += (c >= 0x20 && c < 0x7f) ? c : ' ';
