@@ -12,5 +12,12 @@ case "$kind" in
   *) echo "usage: $0 [release|asan|debug]" >&2; exit 2 ;;
 esac
 jobs=${CLOVE_BUILD_JOBS:-$(nproc)}
+# The tokenizer's vocabulary is an npm package (tools/tokenizer/package.json), fetched at build time
+# and embedded by CMake: `npm ci` when node_modules is missing or older than the lock file.
+tok=tools/tokenizer
+if [[ ! -f $tok/node_modules/@anthropic-ai/tokenizer/claude.json || $tok/package-lock.json -nt $tok/node_modules/.package-lock.json ]]; then
+  echo "build: npm ci in $tok"
+  (cd $tok && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+fi
 cmake -S . -B "build/$kind" -G Ninja -DCMAKE_BUILD_TYPE=$type -DCLOVE_WERROR=${CLOVE_WERROR:-OFF} "${extra[@]}" >/dev/null
 cmake --build "build/$kind" -j "$jobs"

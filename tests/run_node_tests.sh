@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs the Node.js test suites against the Clove binary: the fake upstream's self-test, then
-# tests/integration (raw HTTP), tests/e2e (official @anthropic-ai/sdk, Claude Code) and
-# tests/admin (admin API on SQLite and PostgreSQL).
+# Runs the Node.js test suites against the Clove binary: the fake upstreams' self-tests
+# (tests/fake_upstream, tests/fake_openai), then tests/integration (raw HTTP), tests/e2e
+# (official @anthropic-ai/sdk and openai SDKs, Claude Code) and tests/admin (admin API on SQLite
+# and PostgreSQL).
 #
 #   CLOVE_BIN=build/release/clove bash tests/run_node_tests.sh [extra node --test args / files]
 #
@@ -47,7 +48,7 @@ fi
 
 tap="$(mktemp)"
 trap 'rm -f "$tap"' EXIT
-if (($#)); then targets=("$@"); else targets=(tests/fake_upstream tests/integration tests/e2e tests/admin); fi
+if (($#)); then targets=("$@"); else targets=(tests/fake_upstream tests/fake_openai tests/integration tests/e2e tests/admin); fi
 
 # one PostgreSQL cluster for this run (stopped on exit) unless the caller provides one or no
 # target needs it

@@ -223,7 +223,11 @@ forEachBackend('upstreams', (backend) => {
       ['name with a slash', w({ name: 'a/b' }), 'name'],
       ['non-ASCII name', w({ name: 'naïve' }), 'name'],
       ['numeric name', w({ name: 42 }), 'name'],
-      ['kind openai', w({ kind: 'openai' }), 'kind'],
+      ['openai options on an anthropic upstream', w({ openai: { tools: false } }), 'openai'],
+      ['openai max_stop 99', w({ kind: 'openai', openai: { max_stop: 99 } }), 'openai.max_stop'],
+      ['openai unknown option', w({ kind: 'openai', openai: { bogus: 1 } }), 'openai.bogus'],
+      ['openai reasoning_control', w({ kind: 'openai', openai: { reasoning_control: 'think' } }), 'openai.reasoning_control'],
+      ['openai tool_emulation with native tools', w({ kind: 'openai', openai: { tool_emulation: true } }), 'openai.tool_emulation'],
       ['kind bedrock', w({ kind: 'bedrock' }), 'kind'],
       ['kind vertex', w({ kind: 'vertex' }), 'kind'],
       ['unknown kind', w({ kind: 'nope' }), 'kind'],
@@ -266,7 +270,7 @@ forEachBackend('upstreams', (backend) => {
       ['empty name', { name: '' }, 'name'],
       ['priority 5000', { priority: 5000 }, 'priority'],
       ['empty models', { models: [] }, 'models'],
-      ['kind openai', { kind: 'openai' }, 'kind'],
+      ['openai options on an anthropic upstream', { openai: { images: false } }, 'openai'],
       ['credentials (create only)', { credentials: ['sk-create-only-123'] }, 'credentials'],
       ['unknown field', { bogus: true }, 'bogus'],
       ['base_url ftp', { base_url: 'ftp://x/' }, 'base_url'],
@@ -297,6 +301,28 @@ forEachBackend('upstreams', (backend) => {
       assert.equal(r.status, 201, `${JSON.stringify(body)}: ${describeRes(r)}`);
       assertUpstreamFields(r.json, body);
     }
+    // An OpenAI-compatible upstream: models default to every name, capability flags stored and
+    // returned with their defaults, editable one by one.
+    const oai = await env.api('POST', '/upstreams', {
+      name: 'oai',
+      kind: 'openai',
+      base_url: 'http://127.0.0.1:9/v1',
+      openai: { tools: false, tool_emulation: true, max_stop: 0, token_factor: 1.2 },
+    });
+    assert.equal(oai.status, 201, describeRes(oai));
+    assert.equal(oai.json.kind, 'openai');
+    assert.deepEqual(oai.json.models, ['*']);
+    assert.deepEqual(oai.json.openai, {
+      tools: false, tool_emulation: true, images: true, reasoning_field: 'auto', reasoning_control: 'none',
+      replay_reasoning: false, max_stop: 0, max_tokens_field: 'max_tokens', send_top_k: false, tokenize: '',
+      system_anywhere: false, stream_usage: true, token_factor: 1.2,
+    });
+    const patched = await env.api('PATCH', `/upstreams/${oai.json.id}`, { openai: { reasoning_control: 'reasoning_effort' } });
+    assert.equal(patched.status, 200, describeRes(patched));
+    assert.equal(patched.json.openai.reasoning_control, 'reasoning_effort');
+    assert.equal(patched.json.openai.tool_emulation, true, 'fields not sent are kept');
+    const again = await env.api('GET', `/upstreams/${oai.json.id}`);
+    assert.deepEqual(again.json.openai, patched.json.openai, 'stored in the database');
   });
 
   test('unknown ids and routes → 404 not_found_error', async (t) => {

@@ -10,8 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeUpstream, expectedText, THINKING_TEXT, fakeSignature } from '../fake_upstream/server.mjs';
+import { startFakeOpenAI, expectedText as openaiExpectedText, REASONING_TEXT } from '../fake_openai/server.mjs';
 import { startClove, stopCloveChecked, CLIENT_KEY, UPSTREAM_KEY } from '../lib/clove.mjs';
 import { startDenyProxy } from '../lib/deny_proxy.mjs';
+import { OAI_KEY, openaiUpstreamEntry, configWithUpstreams, assertOpenAIUpstreamHeaders } from '../lib/openai.mjs';
 
 const DIRECT = process.env.CLOVE_E2E_DIRECT === '1';
 const MODEL = 'claude-sonnet-5-5';
@@ -58,10 +60,11 @@ after(async () => {
 beforeEach(() => fake.reset());
 
 /**
- * Runs `claude -p PROMPT` with an environment built from scratch. Resolves {code, stdout, stderr,
- * json (parsed result object), lines (stream-json objects), ms}.
+ * Runs `claude -p PROMPT` with an environment built from scratch, against `base` (default: the
+ * file's Clove, or the fake in direct mode). Resolves {code, stdout, stderr, json (parsed result
+ * object), lines (stream-json objects), ms}.
  */
-async function runClaude(t, { prompt = 'Say hello.', scenario, streamJson = false, timeoutMs = 60000 } = {}) {
+async function runClaude(t, { prompt = 'Say hello.', scenario, streamJson = false, timeoutMs = 60000, base = baseURL } = {}) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-cc-home-'));
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-cc-cwd-'));
   const env = {
@@ -70,7 +73,7 @@ async function runClaude(t, { prompt = 'Say hello.', scenario, streamJson = fals
     TMPDIR: os.tmpdir(),
     LANG: 'C.UTF-8',
     TERM: 'dumb',
-    ANTHROPIC_BASE_URL: baseURL,
+    ANTHROPIC_BASE_URL: base,
     ANTHROPIC_API_KEY: CLIENT_KEY,
     ANTHROPIC_MODEL: MODEL,
     ANTHROPIC_DEFAULT_OPUS_MODEL: MODEL,
@@ -178,3 +181,74 @@ for (const status of [529, 400]) {
     assertWentThroughClove();
   });
 }
+
+// Claude Code against a Clove whose ONLY upstream is of kind "openai" (the fake OpenAI-compatible
+// server): every request Claude Code makes (the answer, plus title / quota / count_tokens calls)
+// is translated to Chat Completions or answered by Clove itself.
+async function withOpenAIOnlyClove(t) {
+  const oai = await startFakeOpenAI();
+  let oclove;
+  try {
+    oclove = await startClove({
+      config: configWithUpstreams([openaiUpstreamEntry(oai.url, { models: ['claude-*'], model_map: { [MODEL]: 'qwen3' } })]),
+    });
+  } catch (err) {
+    await oai.close();
+    throw err;
+  }
+  t.after(async () => {
+    try {
+      await stopCloveChecked(oclove);
+    } finally {
+      await oai.close();
+    }
+  });
+  return { oai, oclove };
+}
+
+function assertOpenAIRequests(oai, oclove) {
+  const reqs = oai.chatRequests();
+  assert.ok(reqs.length >= 1, `the fake OpenAI upstream got no chat request: ${oai.requests.map((r) => `${r.method} ${r.url}`)}`);
+  for (const r of reqs) {
+    assertOpenAIUpstreamHeaders(r, OAI_KEY);
+    assert.equal(r.path, '/v1/chat/completions');
+    assert.equal(r.json.model, 'qwen3');
+    assert.equal(r.json.stream, true);
+    assert.equal(r.responseStatus, 200);
+  }
+  const bad = oai.requests.filter((r) => !r.path.endsWith('/chat/completions'));
+  assert.deepEqual(
+    bad.map((r) => `${r.method} ${r.url}`),
+    [],
+    'only chat completions reach an OpenAI upstream',
+  );
+  const failed = oclove.accessLogs().filter((l) => String(l.path ?? '').startsWith('/v1/messages') && !(l.status >= 200 && l.status < 300));
+  assert.deepEqual(failed, [], 'every messages / count_tokens request of Claude Code was answered with 2xx');
+  return reqs;
+}
+
+test('Claude Code: only an openai-kind upstream (fake OpenAI), plain text', { skip: DIRECT && 'direct mode' }, async (t) => {
+  const { oai, oclove } = await withOpenAIOnlyClove(t);
+  oai.setRules([{ scenario: 'deltas:4' }]);
+  const r = await runClaude(t, { base: oclove.url });
+  assert.equal(r.json.is_error, false, `is_error: ${JSON.stringify(r.json).slice(0, 1500)}\nstderr: ${r.stderr.slice(0, 1500)}`);
+  assert.equal(r.json.result, openaiExpectedText({ deltas: '4' }));
+  const reqs = assertOpenAIRequests(oai, oclove);
+  // Claude Code's system prompt and tools were translated
+  const main = reqs.find((x) => Array.isArray(x.json.tools) && x.json.tools.length) ?? reqs[0];
+  assert.equal(main.json.messages[0].role, 'system');
+  if (main.json.tools) for (const tool of main.json.tools) assert.equal(tool.type, 'function');
+});
+
+test('Claude Code: only an openai-kind upstream, streamed answer with reasoning_content', { skip: DIRECT && 'direct mode' }, async (t) => {
+  const { oai, oclove } = await withOpenAIOnlyClove(t);
+  oai.setRules([{ scenario: 'reasoning,deltas:3' }]);
+  const r = await runClaude(t, { base: oclove.url, streamJson: true });
+  assert.equal(r.json.is_error, false, `is_error: ${JSON.stringify(r.json).slice(0, 1500)}\nstderr: ${r.stderr.slice(0, 1500)}`);
+  assert.equal(r.json.result, openaiExpectedText({ deltas: '3' }));
+  const blocks = r.lines.filter((l) => l.type === 'assistant').flatMap((l) => l.message?.content ?? []);
+  const thinking = blocks.find((b) => b.type === 'thinking');
+  assert.ok(thinking, `no thinking block in Claude Code's stream-json: ${JSON.stringify(blocks).slice(0, 1500)}`);
+  assert.equal(thinking.thinking, REASONING_TEXT);
+  assertOpenAIRequests(oai, oclove);
+});

@@ -237,9 +237,9 @@ json::object UpstreamJson(const storage::UpstreamRow& u, const std::vector<stora
             enabled += c.enabled ? 1 : 0;
         }
     }
-    return {{"id", u.id},
+    json::object out{{"id", u.id},
             {"name", u.cfg.name},
-            {"kind", "anthropic"},
+            {"kind", config::UpstreamKindName(u.cfg.kind)},
             {"base_url", u.cfg.base_url},
             {"auth", u.cfg.auth == config::UpstreamAuth::kPassthrough ? "passthrough" : "key"},
             {"models", std::move(models)},
@@ -257,6 +257,10 @@ json::object UpstreamJson(const storage::UpstreamRow& u, const std::vector<stora
             {"credentials", json::object{{"total", total}, {"enabled", enabled}}},
             {"created_at", FormatTime(u.created_at)},
             {"updated_at", FormatTime(u.updated_at)}};
+    if (u.cfg.kind == config::UpstreamKind::kOpenAI) {
+        out["openai"] = storage::OpenAIOptionsToJson(u.cfg.openai);
+    }
+    return out;
 }
 
 /// A credential as stored, with its live routing state (`live`, when given) taking precedence:
@@ -514,11 +518,11 @@ void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool
         f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
                          "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
                          "credential_concurrency", "proxy_url", "health_check", "health_check_interval_ms",
-                         "credentials"});
+                         "credentials", "openai"});
     } else {
         f.RejectUnknown({"name", "kind", "base_url", "auth", "models", "model_map", "priority", "weight", "enabled",
                          "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
-                         "credential_concurrency", "proxy_url", "health_check", "health_check_interval_ms"});
+                         "credential_concurrency", "proxy_url", "health_check", "health_check_interval_ms", "openai"});
     }
     if (auto v = f.String("name")) {
         if (!IsName(*v, 64, "._-")) {
@@ -529,11 +533,31 @@ void ApplyUpstreamFields(const json::object& body, storage::UpstreamRow& u, bool
         Invalid("name", "is required");
     }
     if (auto v = f.String("kind")) {
-        if (*v == "openai" || *v == "bedrock" || *v == "vertex") {
-            Invalid("kind", "\"" + *v + "\" is not supported in this release (supported: anthropic)");
+        if (*v == "bedrock" || *v == "vertex") {
+            Invalid("kind", "\"" + *v + "\" is not supported in this release (supported: anthropic, openai)");
         }
-        if (*v != "anthropic") {
+        if (*v != "anthropic" && *v != "openai") {
             Invalid("kind", "must be one of anthropic, openai, bedrock, vertex");
+        }
+        const auto kind = *v == "openai" ? config::UpstreamKind::kOpenAI : config::UpstreamKind::kAnthropic;
+        if (create && kind == config::UpstreamKind::kOpenAI && !f.Has("models")) {
+            u.cfg.models = {"*"};
+        }
+        if (kind != u.cfg.kind) {
+            u.cfg.openai = config::OpenAIOptions{};
+        }
+        u.cfg.kind = kind;
+    }
+    if (const auto* o = f.Get("openai"); o && !o->is_null()) {
+        if (!o->is_object()) {
+            Invalid("openai", "must be an object");
+        }
+        if (u.cfg.kind != config::UpstreamKind::kOpenAI) {
+            Invalid("openai", "only applies to kind \"openai\"");
+        }
+        std::string field, message;
+        if (!storage::ApplyOpenAIOptionsJson(o->as_object(), u.cfg.openai, field, message)) {
+            Invalid("openai." + field, message);
         }
     }
     if (auto v = f.String("base_url")) {
@@ -1438,7 +1462,8 @@ std::vector<std::string> SplitSegments(std::string_view rest) {
 /// spending tokens. Runs on the worker's io_context.
 asio::awaitable<json::object> TestCredential(asio::io_context& ioc, upstream::SharedTlsContext& tls,
                                              const std::string& base_url, const std::string& key,
-                                             std::chrono::milliseconds timeout, const std::string& proxy) {
+                                             std::chrono::milliseconds timeout, const std::string& proxy,
+                                             bool openai) {
     auto peer = upstream::ParseBaseUrl(base_url);
     if (peer && !upstream::SetProxy(*peer, proxy)) {
         peer.reset();
@@ -1447,7 +1472,7 @@ asio::awaitable<json::object> TestCredential(asio::io_context& ioc, upstream::Sh
         co_return json::object{{"ok", false}, {"status", nullptr}, {"message", "invalid base_url"}};
     }
     routing::ProbeResult r =
-        co_await routing::Probe(ioc, tls, *peer, key, timeout, routing::ProbeKind::kModels, std::string());
+        co_await routing::Probe(ioc, tls, *peer, key, timeout, routing::ProbeKind::kModels, std::string(), openai);
     co_return json::object{{"ok", r.ok},
                            {"status", r.status ? json::value(r.status) : json::value(nullptr)},
                            {"latency_ms", r.latency_ms},
@@ -1559,7 +1584,8 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                                 throw ApiError{409, "invalid_request_error",
                                                "the stored key cannot be decrypted (wrong CLOVE_SECRET_KEY?)", {}};
                             }
-                            return std::make_tuple(u->cfg.base_url, u->cfg.connect_timeout_ms, *key, u->cfg.proxy_url);
+                            return std::make_tuple(u->cfg.base_url, u->cfg.connect_timeout_ms, *key, u->cfg.proxy_url,
+                                                   u->cfg.kind == config::UpstreamKind::kOpenAI);
                         });
                     };
                     auto target = co_await Blocking(s_.blocking, std::move(load));
@@ -1570,7 +1596,8 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                         proxy = *own == "direct" ? std::string() : *own;
                     }
                     json::object result =
-                        co_await TestCredential(ioc, tls, base_url, std::get<2>(target), timeout, proxy);
+                        co_await TestCredential(ioc, tls, base_url, std::get<2>(target), timeout, proxy,
+                                                std::get<4>(target));
                     std::fill(std::get<2>(target).begin(), std::get<2>(target).end(), '\0');
                     auto save = [this, id, actor, result] {
                         const bool ok = result.at("ok").as_bool();

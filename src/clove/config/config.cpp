@@ -14,6 +14,44 @@
 
 namespace clove::config {
 
+std::string_view UpstreamKindName(UpstreamKind k) noexcept {
+    return k == UpstreamKind::kOpenAI ? "openai" : "anthropic";
+}
+
+std::optional<std::pair<std::string, std::string>> ValidateOpenAIOptions(const OpenAIOptions& o) {
+    auto one_of = [](const std::string& v, std::initializer_list<std::string_view> allowed) {
+        for (auto a : allowed) {
+            if (v == a) {
+                return true;
+            }
+        }
+        return false;
+    };
+    if (!one_of(o.reasoning_field, {"auto", "reasoning_content", "reasoning"})) {
+        return std::pair<std::string, std::string>{"reasoning_field", "must be auto, reasoning_content or reasoning"};
+    }
+    if (!one_of(o.reasoning_control, {"none", "reasoning_effort", "chat_template_kwargs", "openrouter"})) {
+        return std::pair<std::string, std::string>{
+            "reasoning_control", "must be none, reasoning_effort, chat_template_kwargs or openrouter"};
+    }
+    if (!one_of(o.max_tokens_field, {"max_tokens", "max_completion_tokens"})) {
+        return std::pair<std::string, std::string>{"max_tokens_field", "must be max_tokens or max_completion_tokens"};
+    }
+    if (!one_of(o.tokenize, {"", "vllm", "llamacpp"})) {
+        return std::pair<std::string, std::string>{"tokenize", "must be \"\", vllm or llamacpp"};
+    }
+    if (o.max_stop < 0 || o.max_stop > 64) {
+        return std::pair<std::string, std::string>{"max_stop", "must be between 0 and 64"};
+    }
+    if (!(o.token_factor >= 0.1 && o.token_factor <= 10.0)) {
+        return std::pair<std::string, std::string>{"token_factor", "must be between 0.1 and 10"};
+    }
+    if (o.tool_emulation && o.tools) {
+        return std::pair<std::string, std::string>{"tool_emulation", "needs tools = false (the backend has native tools)"};
+    }
+    return std::nullopt;
+}
+
 namespace {
 
 using EnvFn = std::function<std::optional<std::string>(const char*)>;
@@ -125,6 +163,28 @@ public:
                 }
                 out[std::string(k.str())] = *s;
             }
+        }
+    }
+
+    void Bool(std::string_view key, bool& out) const {
+        if (auto* node = t_.get(key)) {
+            if (!node->is_boolean()) {
+                Fail(path_, Field(key), "must be true or false");
+            }
+            out = *node->value<bool>();
+        }
+    }
+
+    void Number(std::string_view key, double& out, double min, double max) const {
+        if (auto* node = t_.get(key)) {
+            if (!node->is_number()) {
+                Fail(path_, Field(key), "must be a number");
+            }
+            double v = *node->value<double>();
+            if (!(v >= min && v <= max)) {
+                Fail(path_, Field(key), fmt::format("must be between {} and {}", min, max));
+            }
+            out = v;
         }
     }
 
@@ -261,7 +321,7 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
             r.RejectUnknown({"name", "kind", "base_url", "api_key", "api_keys", "auth", "models", "model_map",
                              "connect_timeout_ms", "first_byte_timeout_ms", "stream_idle_timeout_ms",
                              "priority", "weight", "credential_concurrency", "proxy_url", "health_check",
-                             "health_check_interval_ms"});
+                             "health_check_interval_ms", "openai"});
             UpstreamConfig u;
             r.String("name", u.name);
             if (u.name.empty()) {
@@ -269,9 +329,43 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
             }
             std::string kind = "anthropic";
             r.String("kind", kind);
-            if (kind != "anthropic") {
+            if (kind == "openai") {
+                u.kind = UpstreamKind::kOpenAI;
+                u.models = {"*"};
+            } else if (kind == "bedrock" || kind == "vertex") {
                 Fail(path, r.Field("kind"),
-                     fmt::format("\"{}\" is not supported in this release (supported: anthropic)", kind));
+                     fmt::format("\"{}\" is not supported in this release (supported: anthropic, openai)", kind));
+            } else if (kind != "anthropic") {
+                Fail(path, r.Field("kind"), "must be one of anthropic, openai");
+            }
+            if (auto* oa_node = r.table().get("openai")) {
+                if (!oa_node->is_table()) {
+                    Fail(path, r.Field("openai"), "must be a table ([upstream.openai])");
+                }
+                if (u.kind != UpstreamKind::kOpenAI) {
+                    Fail(path, r.Field("openai"), "only applies to kind = \"openai\"");
+                }
+                TableReader o(*oa_node->as_table(), r.Field("openai"), path, env);
+                o.RejectUnknown({"tools", "tool_emulation", "images", "reasoning_field", "reasoning_control",
+                                 "replay_reasoning", "max_stop", "max_tokens_field", "send_top_k", "tokenize",
+                                 "system_anywhere", "stream_usage", "token_factor"});
+                auto& oa = u.openai;
+                o.Bool("tools", oa.tools);
+                o.Bool("tool_emulation", oa.tool_emulation);
+                o.Bool("images", oa.images);
+                o.String("reasoning_field", oa.reasoning_field);
+                o.String("reasoning_control", oa.reasoning_control);
+                o.Bool("replay_reasoning", oa.replay_reasoning);
+                o.Integer("max_stop", oa.max_stop, 0, 64);
+                o.String("max_tokens_field", oa.max_tokens_field);
+                o.Bool("send_top_k", oa.send_top_k);
+                o.String("tokenize", oa.tokenize);
+                o.Bool("system_anywhere", oa.system_anywhere);
+                o.Bool("stream_usage", oa.stream_usage);
+                o.Number("token_factor", oa.token_factor, 0.1, 10.0);
+                if (auto bad = ValidateOpenAIOptions(oa)) {
+                    Fail(path, o.Field(bad->first), bad->second);
+                }
             }
             r.String("base_url", u.base_url);
             ValidateBaseUrl(u.base_url, path, r.Field("base_url"));

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace clove::config {
@@ -16,13 +17,39 @@ enum class UpstreamAuth {
     kPassthrough,  ///< forward the client's own `x-api-key` / `authorization` unchanged.
 };
 
-/// Provider family of an upstream. Only `kAnthropic` exists in this release; the others are
-/// accepted by name in a later release and rejected at start for now.
-enum class UpstreamKind { kAnthropic };
+/// Provider family of an upstream: `kAnthropic` speaks the Messages API natively (requests are
+/// forwarded untouched); `kOpenAI` speaks Chat Completions and goes through src/clove/translate.
+enum class UpstreamKind { kAnthropic, kOpenAI };
+
+std::string_view UpstreamKindName(UpstreamKind k) noexcept;
+
+/// What an OpenAI-compatible backend can do (docs/translation.md). The gateway emulates the rest.
+struct OpenAIOptions {
+    bool tools = true;                    ///< native tool calling (`tools` / `tool_calls`)
+    bool tool_emulation = false;          ///< without native tools: prompt-based tools (opt-in)
+    bool images = true;                   ///< accepts image_url content parts
+    std::string reasoning_field = "auto"; ///< "auto" | "reasoning_content" | "reasoning"
+    /// How Anthropic `thinking` is expressed: "none" (dropped), "reasoning_effort",
+    /// "chat_template_kwargs" (enable_thinking), "openrouter" (reasoning.max_tokens).
+    std::string reasoning_control = "none";
+    bool replay_reasoning = false;        ///< assistant thinking sent back as reasoning_content
+    int max_stop = 4;                     ///< stop strings passed on; the gateway enforces all
+    std::string max_tokens_field = "max_tokens";  ///< or "max_completion_tokens"
+    bool send_top_k = false;              ///< forward top_k (vLLM, llama.cpp, Ollama accept it)
+    std::string tokenize;                 ///< "" local BPE estimate | "vllm" | "llamacpp"
+    bool system_anywhere = false;         ///< keep mid-conversation system messages in place
+    bool stream_usage = true;             ///< send stream_options.include_usage
+    double token_factor = 1.0;            ///< multiplier on local token estimates
+    bool operator==(const OpenAIOptions&) const = default;
+};
+
+/// The first invalid field of `o` (name, message), or nullopt.
+std::optional<std::pair<std::string, std::string>> ValidateOpenAIOptions(const OpenAIOptions& o);
 
 struct UpstreamConfig {
     std::string name;
     UpstreamKind kind = UpstreamKind::kAnthropic;
+    OpenAIOptions openai;  ///< kind = openai only
     std::string base_url = "https://api.anthropic.com";
     std::string api_key;  ///< secret: never logged or returned.
     std::vector<std::string> api_keys;  ///< more credentials (secrets); seeded like api_key

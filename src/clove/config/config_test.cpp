@@ -64,8 +64,17 @@ TEST(ParseToml, ErrorsNameTheFileFieldAndProblem) {
               "clove.toml: upstream[0].base_url: must start with http:// or https://");
     EXPECT_EQ(ErrorOf("[[upstream]]\nname = \"a\"\napi_key = \"${NOPE}\"\n"),
               "clove.toml: upstream[0].api_key: environment variable NOPE is not set");
-    EXPECT_EQ(ErrorOf("[[upstream]]\nname = \"a\"\nkind = \"openai\"\napi_key = \"k\"\n"),
-              "clove.toml: upstream[0].kind: \"openai\" is not supported in this release (supported: anthropic)");
+    EXPECT_EQ(ErrorOf("[[upstream]]\nname = \"a\"\nkind = \"bedrock\"\napi_key = \"k\"\n"),
+              "clove.toml: upstream[0].kind: \"bedrock\" is not supported in this release (supported: anthropic, openai)");
+    EXPECT_EQ(ErrorOf("[[upstream]]\nname = \"a\"\nkind = \"openai\"\napi_key = \"k\"\n[upstream.openai]\nmax_stop = 99\n"
+                      "[[client_key]]\nname = \"c\"\nkey = \"ck-12345678\"\n"),
+              "clove.toml: upstream[0].openai.max_stop: must be between 0 and 64");
+    EXPECT_EQ(ErrorOf("[[upstream]]\nname = \"a\"\nkind = \"openai\"\napi_key = \"k\"\n[upstream.openai]\nreasoning_control = \"x\"\n"
+                      "[[client_key]]\nname = \"c\"\nkey = \"ck-12345678\"\n"),
+              "clove.toml: upstream[0].openai.reasoning_control: must be none, reasoning_effort, chat_template_kwargs or openrouter");
+    EXPECT_EQ(ErrorOf("[[upstream]]\nname = \"a\"\napi_key = \"k\"\n[upstream.openai]\ntools = false\n"
+                      "[[client_key]]\nname = \"c\"\nkey = \"ck-12345678\"\n"),
+              "clove.toml: upstream[0].openai: only applies to kind = \"openai\"");
     EXPECT_NE(ErrorOf("[[upstream]]\nname = \"a\"\napi_key = \"k\"\n").find("needs client keys"), std::string::npos);
     EXPECT_NE(ErrorOf("[server\n").find("clove.toml:1"), std::string::npos);
 }
@@ -95,4 +104,39 @@ TEST(Load, FlagsBeatEnvBeatFile) {
     EXPECT_FALSE(v.config);
     EXPECT_EQ(v.exit_code, 0);
     EXPECT_EQ(v.message.rfind("clove ", 0), 0u);
+}
+
+TEST(ParseToml, OpenAIKindWithCapabilityFlags) {
+    auto c = ParseToml(R"(
+[[upstream]]
+name = "local"
+kind = "openai"
+base_url = "http://127.0.0.1:8000/v1"
+api_key = "k"
+[upstream.openai]
+tools = false
+tool_emulation = true
+reasoning_control = "chat_template_kwargs"
+max_stop = 0
+token_factor = 1.25
+[[upstream]]
+name = "claude"
+api_key = "k2"
+[[client_key]]
+name = "c"
+key = "ck-12345678"
+)",
+                       "clove.toml", Env({}));
+    Finalize(c);
+    ASSERT_EQ(c.upstreams.size(), 2u);
+    const auto& u = c.upstreams[0];
+    EXPECT_EQ(u.kind, UpstreamKind::kOpenAI);
+    EXPECT_EQ(u.models, std::vector<std::string>{"*"});  // an OpenAI upstream serves what it is asked by default
+    EXPECT_FALSE(u.openai.tools);
+    EXPECT_TRUE(u.openai.tool_emulation);
+    EXPECT_EQ(u.openai.reasoning_control, "chat_template_kwargs");
+    EXPECT_EQ(u.openai.max_stop, 0);
+    EXPECT_DOUBLE_EQ(u.openai.token_factor, 1.25);
+    EXPECT_EQ(c.upstreams[1].kind, UpstreamKind::kAnthropic);
+    EXPECT_EQ(c.upstreams[1].openai, OpenAIOptions{});
 }

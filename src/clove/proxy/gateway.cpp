@@ -38,6 +38,11 @@
 #include "clove/http/response_head.hpp"
 #include "clove/proxy/models.hpp"
 #include "clove/proxy/planner.hpp"
+#include "clove/proxy/transform.hpp"
+#include "clove/tokenizer/estimate.hpp"
+#include "clove/translate/chat_front.hpp"
+#include "clove/translate/from_chat.hpp"
+#include "clove/translate/to_chat.hpp"
 #include "clove/quota/limiter.hpp"
 #include "clove/routing/classify.hpp"
 #include "clove/base/time.hpp"
@@ -57,6 +62,8 @@ constexpr size_t kUpstreamReadChunk = 16 * 1024;
 constexpr size_t kMaxResponseHead = 64 * 1024;
 constexpr size_t kMaxSseEvent = 16u << 20;
 constexpr size_t kMaxJsonResponse = 64u << 20;
+/// max_tokens for an OpenAI-front request that names none (the Messages API requires one).
+constexpr int64_t kDefaultChatMaxTokens = 8192;
 
 /// Headers never forwarded in either direction (RFC 9110 §7.6.1 hop-by-hop, plus framing that
 /// Clove sets itself).
@@ -134,6 +141,7 @@ struct RequestRecord {
     std::string credential_id;
     std::string upstream_model;
     std::string session;  ///< x-claude-code-session-id, for cache-efficiency stats
+    bool openai_front = false;  ///< /v1/chat/completions: errors in the OpenAI shape
     bool record_usage = false;  ///< an authenticated proxied request: one usage row
     int64_t wall_start_ms = 0;
     int status = 0;
@@ -172,7 +180,8 @@ struct RequestRecord {
 };
 
 std::string_view RouteLabel(std::string_view path) {
-    if (path == "/v1/messages" || path == "/v1/messages/count_tokens" || path == "/v1/models") {
+    if (path == "/v1/messages" || path == "/v1/messages/count_tokens" || path == "/v1/models" ||
+        path == "/v1/chat/completions") {
         return path;
     }
     if (path.rfind("/v1/models/", 0) == 0) {
@@ -322,6 +331,10 @@ void StartDecoder(http::BodyDecoder& decoder, const upstream::ResponseHead& resp
 
 enum class AttemptResult { kHead, kConnectFailed, kLost, kBadResponse };
 
+/// What one read of a response body brought: more to handle, the client gone, or the end of
+/// the upstream's body with an error (the reason in `failure`).
+enum class ReadStep { kMore, kClientGone, kFailed };
+
 /// What the client gets when no attempt produced a response to relay.
 struct FailedAttempt {
     int status = 502;
@@ -329,6 +342,7 @@ struct FailedAttempt {
     std::string body;                                ///< its decoded body
     std::string message;                             ///< Clove's own message otherwise
     std::string extra_headers;
+    bool chat_body = false;  ///< `body` is an OpenAI-shaped error (an OpenAI-kind upstream's)
 };
 
 /// The `error.message` of an Anthropic error body, else the start of the body (for last_error).
@@ -390,7 +404,7 @@ public:
     void OnDrain() override { pool_.Clear(); }
 
 private:
-    enum class Endpoint { kMessages, kCountTokens };
+    enum class Endpoint { kMessages, kCountTokens, kChatCompletions };
 
     asio::awaitable<void> Respond(http::Exchange& ex, RequestRecord& rec, int status,
                                   std::string_view content_type, std::string body, bool head_only = false,
@@ -410,6 +424,23 @@ private:
                                         std::chrono::milliseconds timeout);
     void BuildUpstreamHead(const http::Exchange& ex, const UpstreamRuntime& up, const CredentialRuntime* cred,
                            size_t body_size, std::string& head) const;
+    /// The head of a translated request (an OpenAI-kind upstream, or the OpenAI front to an
+    /// Anthropic upstream): built from scratch, only the user-agent comes from the client.
+    void BuildTranslatedHead(const http::Exchange& ex, const UpstreamRuntime& up, const CredentialRuntime* cred,
+                             size_t body_size, bool stream, std::string& head) const;
+    /// One step of reading a response body: while `keepalives` (an SSE client at an event
+    /// boundary), waits for the upstream with keepalive comments every interval; then reads.
+    asio::awaitable<ReadStep> ReadBody(http::Exchange& ex, RequestRecord& rec, upstream::Connection& conn,
+                                       ByteBuffer& buf, size_t& raw_end, http::BodyDecoder& decoder, bool keepalives,
+                                       bool& head_sent, std::chrono::steady_clock::time_point& idle_deadline,
+                                       std::chrono::milliseconds idle_timeout,
+                                       std::chrono::milliseconds keepalive_interval, std::string& failure);
+    /// Relay through a ResponseTransform: upstream SSE or JSON in, the client's stream or JSON out.
+    asio::awaitable<void> RelayTransformed(http::Exchange& ex, RequestRecord& rec,
+                                           std::unique_ptr<upstream::Connection>& conn, upstream::Connection*& current,
+                                           ByteBuffer& buf, size_t buffered, size_t head_size,
+                                           upstream::ResponseHead& resp, ResponseTransform& tf, bool head_sent,
+                                           const UpstreamRuntime& up, std::chrono::milliseconds keepalive_interval);
     asio::awaitable<void> Proxy(http::Exchange& ex, RequestRecord& rec, Endpoint endpoint,
                                 std::shared_ptr<const Snapshot> snap);
     asio::awaitable<void> Models(http::Exchange& ex, RequestRecord& rec, std::shared_ptr<const Snapshot> snap);
@@ -451,12 +482,33 @@ asio::awaitable<void> Gateway::RespondError(http::Exchange& ex, RequestRecord& r
     if (rec.outcome == "ok") {
         rec.outcome = "gateway_error";
     }
+    if (rec.openai_front) {
+        co_await Respond(ex, rec, status, "application/json",
+                         translate::ChatErrorJson(api::ErrorTypeForStatus(status), message), false, extra_headers);
+        co_return;
+    }
     co_await Respond(ex, rec, status, "application/json",
                      api::ErrorJson(api::ErrorTypeForStatus(status), message, rec.request_id), false, extra_headers);
 }
 
 asio::awaitable<void> Gateway::RespondFailure(http::Exchange& ex, RequestRecord& rec, FailedAttempt& failure,
                                               bool head_sent) {
+    if (failure.response && failure.chat_body && !rec.openai_front) {
+        // An OpenAI-kind upstream's error, for an Anthropic client: its status and type mapped.
+        auto mapped = translate::MapChatError(failure.status, failure.body);
+        failure.status = mapped.status;
+        failure.message = mapped.message;
+        std::string extra = failure.extra_headers;
+        if (auto ra = failure.response->Get("retry-after"); !ra.empty()) {
+            extra += fmt::format("retry-after: {}\r\n", ra);
+        }
+        failure.response.reset();
+        failure.extra_headers = std::move(extra);
+    } else if (failure.response && !failure.chat_body && rec.openai_front) {
+        // An Anthropic upstream's error, for an OpenAI client.
+        failure.body = translate::AnthropicErrorToChat(failure.status, failure.body);
+        failure.chat_body = true;
+    }
     if (head_sent) {
         std::string type(api::ErrorTypeForStatus(failure.status));
         std::string message = failure.message;
@@ -466,7 +518,15 @@ asio::awaitable<void> Gateway::RespondFailure(http::Exchange& ex, RequestRecord&
                 type = std::move(parsed.type);
             }
         }
-        auto ev = api::ErrorEvent(type, message, rec.request_id);
+        std::string ev;
+        if (rec.openai_front) {
+            if (failure.response) {
+                message = translate::MapChatError(failure.status, failure.body).message;
+            }
+            ev = "data: " + translate::ChatErrorJson(type, message) + "\n\n";
+        } else {
+            ev = api::ErrorEvent(type, message, rec.request_id);
+        }
         std::string tail = Hex(ev.size()) + "\r\n" + ev + "\r\n0\r\n\r\n";
         if (!co_await ex.Write(std::array<asio::const_buffer, 1>{asio::buffer(tail)})) {
             rec.outcome = "client_closed";
@@ -598,6 +658,258 @@ void Gateway::BuildUpstreamHead(const http::Exchange& ex, const UpstreamRuntime&
     head += "\r\n\r\n";
 }
 
+void Gateway::BuildTranslatedHead(const http::Exchange& ex, const UpstreamRuntime& up, const CredentialRuntime* cred,
+                                  size_t body_size, bool stream, std::string& head) const {
+    head.clear();
+    head.reserve(512);
+    head += "POST ";
+    if (up.native) {
+        head += up.peer.base_path;
+        head += "/v1/messages";
+    } else {
+        head += up.chat_path;
+    }
+    head += " HTTP/1.1\r\nhost: ";
+    head += up.peer.host_header;
+    head += "\r\ncontent-type: application/json\r\naccept: ";
+    head += stream ? "text/event-stream" : "application/json";
+    head += "\r\n";
+    if (up.native) {
+        head += "anthropic-version: 2023-06-01\r\n";
+    }
+    const std::string_view ua = ex.request[boost::beast::http::field::user_agent];
+    head += "user-agent: ";
+    head += ua.empty() ? std::string_view("clove/" CLOVE_VERSION) : ua.substr(0, 512);
+    head += "\r\n";
+    if (cred) {
+        head += cred->auth_header;
+    } else if (up.passthrough()) {
+        // The client's own key, in the upstream's own header.
+        head += up.native ? "x-api-key: " : "authorization: Bearer ";
+        head += PresentedKey(ex.request);
+        head += "\r\n";
+    }
+    head += "content-length: ";
+    head += std::to_string(body_size);
+    head += "\r\n\r\n";
+}
+
+asio::awaitable<ReadStep> Gateway::ReadBody(http::Exchange& ex, RequestRecord& rec, upstream::Connection& conn,
+                                            ByteBuffer& buf, size_t& raw_end, http::BodyDecoder& decoder,
+                                            bool keepalives, bool& head_sent,
+                                            std::chrono::steady_clock::time_point& idle_deadline,
+                                            std::chrono::milliseconds idle_timeout,
+                                            std::chrono::milliseconds keepalive_interval, std::string& failure) {
+    if (raw_end == buf.size()) {
+        buf.resize(buf.size() * 2);
+    }
+    if (keepalives) {
+        // At an event boundary while the upstream is silent (long thinking): SSE comments, so
+        // idle timeouts of proxies in between do not cut the stream.
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_deadline - std::chrono::steady_clock::now());
+        if (left.count() > 0) {
+            const auto wait_for = std::min(left, keepalive_interval);
+            auto wait_ec = co_await conn.WaitReadable(wait_for);
+            if (wait_ec == boost::beast::error::timeout) {
+                // Only after a full interval: a shorter wait ran into the idle deadline.
+                if (wait_for == keepalive_interval && std::chrono::steady_clock::now() < idle_deadline &&
+                    !co_await SendKeepalive(ex, rec, head_sent)) {
+                    rec.outcome = "client_closed";
+                    rec.status = 499;
+                    co_return ReadStep::kClientGone;
+                }
+                co_return ReadStep::kMore;
+            }
+        }
+    }
+    auto read_left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_deadline - std::chrono::steady_clock::now());
+    auto [ec, n] = co_await conn.ReadSome(asio::buffer(buf.data() + raw_end, buf.size() - raw_end),
+                                          std::max(read_left, std::chrono::milliseconds(1)));
+    raw_end += n;
+    if (n > 0) {
+        idle_deadline = std::chrono::steady_clock::now() + idle_timeout;
+    }
+    if (!ec) {
+        co_return ReadStep::kMore;
+    }
+    if (ex.client_gone()) {
+        rec.outcome = "client_closed";
+        rec.status = 499;
+        co_return ReadStep::kClientGone;
+    }
+    if (ec == asio::error::eof) {
+        decoder.OnEof();
+        if (decoder.done() && decoder.mode() == http::BodyDecoder::Mode::kUntilClose) {
+            co_return ReadStep::kMore;  // handle what the final read brought, then finish
+        }
+    }
+    failure = ec == boost::beast::error::timeout
+                  ? fmt::format("stream idle for more than {} s", static_cast<double>(idle_timeout.count()) / 1000.0)
+                  : std::string("upstream connection lost mid-stream");
+    co_return ReadStep::kFailed;
+}
+
+asio::awaitable<void> Gateway::RelayTransformed(http::Exchange& ex, RequestRecord& rec,
+                                                std::unique_ptr<upstream::Connection>& conn,
+                                                upstream::Connection*& current, ByteBuffer& buf, size_t buffered,
+                                                size_t head_size, upstream::ResponseHead& resp, ResponseTransform& tf,
+                                                bool head_sent, const UpstreamRuntime& up,
+                                                std::chrono::milliseconds keepalive_interval) {
+    const auto& ucfg = up.config;
+    const auto idle_timeout = std::chrono::milliseconds(ucfg.stream_idle_timeout_ms);
+    if (resp.status >= 300) {
+        // An error the routing relays (400, 404, 413...): in the client's error shape.
+        FailedAttempt failed;
+        failed.status = resp.status;
+        failed.chat_body = !up.native;
+        if (co_await ReadErrorBody(*conn, resp, buf, buffered, head_size, failed.body, idle_timeout)) {
+            failed.response = std::move(resp);
+        } else {
+            failed.message = fmt::format("upstream \"{}\" answered {} with an unreadable body", ucfg.name, failed.status);
+        }
+        conn.reset();
+        current = nullptr;
+        rec.outcome = "upstream_error_status";
+        co_await RespondFailure(ex, rec, failed, head_sent);
+        co_return;
+    }
+    http::BodyDecoder decoder;
+    StartDecoder(decoder, resp);
+    std::memmove(buf.data(), buf.data() + head_size, buffered - head_size);
+    size_t raw_end = buffered - head_size;
+    size_t payload_end = 0;
+    const bool up_sse = resp.event_stream;
+    const bool client_sse = tf.client_stream();
+
+    std::string chead;
+    if (client_sse) {
+        http::HeadBuilder h(chead);
+        h.Status(200);
+        h.Header("content-type", "text/event-stream; charset=utf-8");
+        h.Header("cache-control", "no-cache");
+        h.Header("request-id", rec.request_id);
+        h.Header("x-clove-request-id", rec.request_id);
+        if (rec.limits) {
+            AppendKeyRateLimitHeaders(chead, *rec.limits, rec.ticket.window());
+        }
+        chead += "transfer-encoding: chunked\r\n";
+        ex.AppendConnectionHeader(chead);
+        chead += "\r\n";
+    }
+    rec.status = 200;
+    sse::EventFramer framer;
+    std::string scratch;
+    std::string out;
+    std::string failure;
+    auto idle_deadline = std::chrono::steady_clock::now() + idle_timeout;
+    for (;;) {
+        payload_end = decoder.Decode(buf.data(), payload_end, payload_end, raw_end);
+        raw_end = payload_end;
+        if (up_sse) {
+            const size_t fwd = framer.Scan(std::string_view(buf.data(), payload_end));
+            if (fwd > 0) {
+                sse::ForEachEvent(std::string_view(buf.data(), fwd), scratch, [&tf, &out](const sse::EventView& ev) {
+                    if (!tf.done()) {
+                        tf.OnEvent(ev.name, ev.data, out);
+                    }
+                });
+                std::memmove(buf.data(), buf.data() + fwd, payload_end - fwd);
+                framer.Consume(fwd);
+                payload_end -= fwd;
+                raw_end = payload_end;
+            }
+        }
+        if (client_sse && !out.empty()) {
+            std::string size_line = Hex(out.size());
+            size_line += "\r\n";
+            std::array<asio::const_buffer, 4> wr{asio::buffer(chead.data(), head_sent ? 0 : chead.size()),
+                                                 asio::buffer(size_line), asio::buffer(out), asio::buffer("\r\n", 2)};
+            head_sent = true;
+            if (!co_await ex.Write(wr)) {
+                rec.outcome = "client_closed";
+                rec.status = 499;
+                rec.usage = tf.usage();
+                co_return;  // closing `conn` cancels the upstream request
+            }
+            out.clear();
+        }
+        if (tf.done() || decoder.done()) {
+            break;
+        }
+        if (decoder.failed()) {
+            failure = "malformed response framing";
+            break;
+        }
+        if (payload_end >= (up_sse ? kMaxSseEvent : kMaxJsonResponse)) {
+            failure = up_sse ? "stream event too large" : "upstream response too large";
+            break;
+        }
+        const ReadStep step = co_await ReadBody(ex, rec, *conn, buf, raw_end, decoder, client_sse && up_sse && payload_end == 0,
+                                                head_sent, idle_deadline, idle_timeout, keepalive_interval, failure);
+        if (step == ReadStep::kClientGone) {
+            rec.usage = tf.usage();
+            co_return;  // closing `conn` cancels the upstream request
+        }
+        if (step == ReadStep::kFailed) {
+            break;
+        }
+    }
+    if (ex.client_gone()) {
+        rec.outcome = "client_closed";
+        rec.status = 499;
+        rec.usage = tf.usage();
+        co_return;
+    }
+    if (!failure.empty()) {
+        tf.OnFailure(fmt::format("upstream \"{}\": {}", ucfg.name, failure), out);
+    } else if (!up_sse && decoder.done()) {
+        tf.OnBody(std::string_view(buf.data(), payload_end), out);
+    } else if (!tf.done()) {
+        tf.OnEnd(out);
+    }
+    rec.usage = tf.usage();
+    const bool complete = tf.complete();
+    if (!complete) {
+        rec.outcome = "upstream_failed";
+    }
+    if (complete && !tf.abort_upstream() && decoder.done() && decoder.excess() == 0 && resp.keep_alive) {
+        current = nullptr;
+        pool_.Release(std::move(conn));
+    } else {
+        current = nullptr;
+        conn.reset();  // a stream cut short (stop sequence, error) closes the upstream request
+    }
+    if (!client_sse) {
+        if (out.empty()) {
+            if (failure.empty()) {
+                failure = "empty answer";
+            }
+            co_await RespondError(ex, rec, 502, fmt::format("upstream \"{}\": {}", ucfg.name, failure));
+            co_return;
+        }
+        const int status = tf.final_status();
+        if (status != 200 && rec.outcome == "ok") {
+            rec.outcome = "upstream_failed";
+        }
+        std::string extra;
+        if (rec.limits) {
+            AppendKeyRateLimitHeaders(extra, *rec.limits, rec.ticket.window());
+        }
+        co_await Respond(ex, rec, status, "application/json", std::move(out), false, extra);
+        co_return;
+    }
+    std::string tail;
+    if (!out.empty()) {
+        tail = Hex(out.size()) + "\r\n" + out + "\r\n";
+    }
+    tail += "0\r\n\r\n";
+    std::array<asio::const_buffer, 2> wr{asio::buffer(chead.data(), head_sent ? 0 : chead.size()), asio::buffer(tail)};
+    if (!co_await ex.Write(wr)) {
+        rec.outcome = "client_closed";
+        rec.status = 499;
+    }
+}
+
 asio::awaitable<void> Gateway::Handle(http::Exchange& ex) {
     auto snap = store_.Load();
     InFlight in_flight(ctx_.in_flight);
@@ -636,6 +948,16 @@ asio::awaitable<void> Gateway::Handle(http::Exchange& ex) {
             co_return;
         }
         co_await Proxy(ex, rec, path == "/v1/messages" ? Endpoint::kMessages : Endpoint::kCountTokens, snap);
+        co_return;
+    }
+    if (path == "/v1/chat/completions") {
+        rec.openai_front = true;
+        if (method != verb::post) {
+            co_await RespondError(ex, rec, 405, fmt::format("method {} is not allowed on {}; use POST",
+                                                            std::string(ex.request.method_string()), path));
+            co_return;
+        }
+        co_await Proxy(ex, rec, Endpoint::kChatCompletions, snap);
         co_return;
     }
     if (path == "/v1/models" || path.rfind("/v1/models/", 0) == 0) {
@@ -678,10 +1000,20 @@ asio::awaitable<bool> Gateway::Authenticate(http::Exchange& ex, RequestRecord& r
 }
 
 asio::awaitable<void> Gateway::Models(http::Exchange& ex, RequestRecord& rec, std::shared_ptr<const Snapshot> snap) {
+    // OpenAI SDK clients send neither anthropic-version nor x-api-key: they get OpenAI's shapes.
+    const bool openai_shape = ex.request["anthropic-version"].empty() && ex.request["x-api-key"].empty() &&
+                              !ex.request[boost::beast::http::field::authorization].empty();
+    rec.openai_front = openai_shape;
     if (!co_await Authenticate(ex, rec, *snap)) {
         co_return;
     }
     auto models = ListModels(*snap);
+    if (openai_shape) {
+        if (ex.path == "/v1/models") {
+            co_await Respond(ex, rec, 200, "application/json", OpenAIModelsJson(models));
+            co_return;
+        }
+    }
     if (ex.path == "/v1/models") {
         std::string err;
         auto page = ModelsPageJson(models, ex.query, err);
@@ -695,12 +1027,15 @@ asio::awaitable<void> Gateway::Models(http::Exchange& ex, RequestRecord& rec, st
     std::string_view id = ex.path.substr(std::strlen("/v1/models/"));
     for (const auto& m : models) {
         if (m.id == id) {
-            co_await Respond(ex, rec, 200, "application/json", ModelJson(m));
+            std::string one = openai_shape ? OpenAIModelJson(m) : ModelJson(m);
+            co_await Respond(ex, rec, 200, "application/json", std::move(one));
             co_return;
         }
     }
     if (snap->Route(id).upstream) {
-        co_await Respond(ex, rec, 200, "application/json", ModelJson({std::string(id), std::string(id), "2025-01-01T00:00:00Z"}));
+        const ModelEntry m{std::string(id), std::string(id), "2025-01-01T00:00:00Z"};
+        std::string one = openai_shape ? OpenAIModelJson(m) : ModelJson(m);
+        co_await Respond(ex, rec, 200, "application/json", std::move(one));
         co_return;
     }
     co_await RespondError(ex, rec, 404, fmt::format("model: {} not found", id));
@@ -725,7 +1060,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         co_return;
     }
     rec.model = view.model;
-    rec.stream = endpoint == Endpoint::kMessages && view.stream;
+    rec.stream = endpoint != Endpoint::kCountTokens && view.stream;
     {
         if (client_key && !client_key->AllowsModel(view.model)) {
             co_await RespondError(ex, rec, 403,
@@ -735,7 +1070,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     }
 
     // ---- 3. Admit: the client key's limits, before any upstream call ---------------------------
-    if (client_key && ctx_.limiter && endpoint == Endpoint::kMessages && client_key->limits.any()) {
+    if (client_key && ctx_.limiter && endpoint != Endpoint::kCountTokens && client_key->limits.any()) {
         const config::PriceSpec* price = snap->prices ? snap->prices->Find(view.model) : nullptr;
         const int64_t reserve = quota::ReserveNanoUsd(price, body.size(), view.max_tokens);
         if (auto refusal = ctx_.limiter->Admit(client_key->id, client_key->limits, reserve, rec.ticket)) {
@@ -835,6 +1170,20 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         co_return;
     }
 
+    // count_tokens for a model whose first choice is a translated upstream: a local estimate
+    // with a real BPE tokenizer (never a fake 0), marked as such.
+    if (endpoint == Endpoint::kCountTokens && !plan.candidates.front().upstream->native) {
+        const auto& oa = plan.candidates.front().upstream->config.openai;
+        const int64_t n = std::max<int64_t>(
+            1, static_cast<int64_t>(static_cast<double>(tokenizer::EstimateRequestTokens(body)) * oa.token_factor + 0.5));
+        rec.upstream = plan.candidates.front().upstream->config.name;
+        rec.upstream_id = plan.candidates.front().upstream->id;
+        rec.record_usage = false;  // nothing was spent upstream
+        co_await Respond(ex, rec, 200, "application/json", fmt::format(R"({{"input_tokens":{}}})", n), false,
+                         "x-clove-token-count: estimate\r\n");
+        co_return;
+    }
+
     // ---- 5. Attempts: Connect -> SendRequest -> AwaitResponseHead, failing over -----------------
     const auto& settings = snap->settings;
     const int max_attempts = std::clamp(settings.max_attempts, 1, 10);
@@ -852,6 +1201,8 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     std::string_view send_body = body;
     std::string head;
     std::vector<const UpstreamRuntime*> skipped_upstreams;
+    translate::ChatPlan chat_plan;    // Anthropic front -> OpenAI upstream
+    translate::FrontPlan front_plan;  // OpenAI front -> Anthropic upstream
     int attempts = 0;
     bool got_response = false;
     for (size_t ci = 0; ci < plan.candidates.size() && !got_response; ++ci) {
@@ -864,6 +1215,9 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         }
         if (std::find(skipped_upstreams.begin(), skipped_upstreams.end(), cand.upstream) != skipped_upstreams.end()) {
             continue;
+        }
+        if (endpoint == Endpoint::kCountTokens && !cand.upstream->native) {
+            continue;  // answered locally above when it comes first; never a fallback
         }
         Slot attempt_slot;
         if (cand.credential) {
@@ -886,16 +1240,41 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
             mapped_body.clear();
             send_body = body;
             rec.upstream_model = view.model;
-            if (auto it = up->config.model_map.find(view.model); it != up->config.model_map.end()) {
-                mapped_body = api::SpliceModel(body, it->second);
+            const auto mapped = up->config.model_map.find(view.model);
+            if (mapped != up->config.model_map.end()) {
+                rec.upstream_model = mapped->second;
+            }
+            std::optional<translate::TranslateError> terr;
+            if (endpoint == Endpoint::kChatCompletions && up->native) {
+                terr = translate::FromChatRequest(body, rec.upstream_model, kDefaultChatMaxTokens, mapped_body, front_plan);
                 send_body = mapped_body;
-                rec.upstream_model = it->second;
+            } else if (endpoint != Endpoint::kChatCompletions && !up->native) {
+                terr = translate::ToChatRequest(body, rec.upstream_model, up->config.openai, mapped_body, chat_plan);
+                chat_plan.input_estimate = body.size() <= 16384 ? tokenizer::EstimateRequestTokens(body)
+                                                                : static_cast<int64_t>(body.size() / 4);
+                send_body = mapped_body;
+            } else if (mapped != up->config.model_map.end()) {
+                mapped_body = api::SpliceModel(body, mapped->second);
+                send_body = mapped_body;
+            }
+            if (terr) {
+                rec.upstream = up->config.name;
+                rec.upstream_id = up->id;
+                co_await RespondError(ex, rec, terr->status, terr->message);
+                co_return;
             }
         }
         rec.upstream = up->config.name;
         rec.upstream_id = up->id;
         rec.credential_id = cand.credential ? cand.credential->id : std::string();
-        BuildUpstreamHead(ex, *up, cand.credential, send_body.size(), head);
+        if (up->native && endpoint != Endpoint::kChatCompletions) {
+            BuildUpstreamHead(ex, *up, cand.credential, send_body.size(), head);
+        } else {
+            BuildTranslatedHead(ex, *up, cand.credential, send_body.size(), !up->native && endpoint != Endpoint::kChatCompletions
+                                                                                 ? true
+                                                                                 : rec.stream,
+                                head);
+        }
 
         const auto& ucfg = up->config;
         const auto first_byte_timeout = std::chrono::milliseconds(ucfg.first_byte_timeout_ms);
@@ -1050,6 +1429,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         // A retryable status: read its (small) body so it can be relayed if nothing else works.
         FailedAttempt failed;
         failed.status = resp.status;
+        failed.chat_body = !up->native;
         const bool body_ok = co_await ReadErrorBody(*conn, resp, buf, buffered, head_size, failed.body,
                                                     std::chrono::milliseconds(ucfg.stream_idle_timeout_ms));
         if (ex.client_gone()) {
@@ -1092,6 +1472,19 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     const auto keepalive_interval = std::chrono::milliseconds(std::max<uint32_t>(settings.keepalive_interval_ms, 50));
 
     // ---- 6. Relay ------------------------------------------------------------------------------
+    if (!up->native || endpoint == Endpoint::kChatCompletions) {
+        std::unique_ptr<ResponseTransform> tf;
+        if (endpoint == Endpoint::kChatCompletions) {
+            const int64_t now_s = rec.wall_start_ms / 1000;
+            tf = up->native ? MakeChatFromMessages(front_plan, now_s) : MakeChatPassthrough(rec.stream);
+        } else {
+            tf = MakeMessagesFromChat(chat_plan, up->config.openai, "msg_" + ids_.Next().substr(4),
+                                      &tokenizer::EstimateTextTokens);
+        }
+        co_await RelayTransformed(ex, rec, conn, current, buf, buffered, head_size, resp, *tf, early_head_sent, *up,
+                                  keepalive_interval);
+        co_return;
+    }
     rec.status = resp.status;
     if (resp.status >= 400) {
         rec.outcome = "upstream_error_status";
@@ -1252,52 +1645,13 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
             failure = "stream event too large";
             break;
         }
-        if (raw_end == buf.size()) {
-            buf.resize(buf.size() * 2);
+        const ReadStep step = co_await ReadBody(ex, rec, *conn, buf, raw_end, decoder, payload_end == 0 && head_sent,
+                                                head_sent, idle_deadline, idle_timeout, keepalive_interval, failure);
+        if (step == ReadStep::kClientGone) {
+            rec.usage = tap.usage();
+            co_return;  // closing `conn` (destructor) cancels the upstream request
         }
-        if (payload_end == 0 && head_sent) {
-            // At an event boundary: while the upstream is silent (long thinking), send SSE
-            // comments so idle timeouts of proxies in between do not cut the stream.
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_deadline - std::chrono::steady_clock::now());
-            if (left.count() > 0) {
-                const auto wait_for = std::min(left, keepalive_interval);
-                auto wait_ec = co_await conn->WaitReadable(wait_for);
-                if (wait_ec == boost::beast::error::timeout) {
-                    if (wait_for == keepalive_interval && std::chrono::steady_clock::now() < idle_deadline) {
-                        if (!co_await SendKeepalive(ex, rec, head_sent)) {
-                            rec.outcome = "client_closed";
-                            rec.status = 499;
-                            rec.usage = tap.usage();
-                            co_return;
-                        }
-                    }
-                    continue;
-                }
-            }
-        }
-        auto read_left = std::chrono::duration_cast<std::chrono::milliseconds>(idle_deadline - std::chrono::steady_clock::now());
-        auto [ec, n] = co_await conn->ReadSome(asio::buffer(buf.data() + raw_end, buf.size() - raw_end),
-                                               std::max(read_left, std::chrono::milliseconds(1)));
-        raw_end += n;
-        if (n > 0) {
-            idle_deadline = std::chrono::steady_clock::now() + idle_timeout;
-        }
-        if (ec) {
-            if (ex.client_gone()) {
-                rec.outcome = "client_closed";
-                rec.status = 499;
-                rec.usage = tap.usage();
-                co_return;
-            }
-            if (ec == asio::error::eof) {
-                decoder.OnEof();
-                if (decoder.done() && decoder.mode() == http::BodyDecoder::Mode::kUntilClose) {
-                    continue;  // forward what the final read brought, then finish
-                }
-            }
-            failure = ec == boost::beast::error::timeout
-                          ? fmt::format("stream idle for more than {} s", ucfg.stream_idle_timeout_ms / 1000.0)
-                          : "upstream connection lost mid-stream";
+        if (step == ReadStep::kFailed) {
             break;
         }
     }

@@ -72,9 +72,9 @@ asio::awaitable<void> HealthChecker::CheckUpstream(std::shared_ptr<const Snapsho
     const std::string model = ProbeModel(u.config);
     const auto timeout = std::chrono::milliseconds(std::min<uint32_t>(u.config.connect_timeout_ms + 20'000, 30'000));
     for (const auto& c : u.credentials) {
-        // auth_header is "x-api-key: <key>\r\n".
-        std::string key = c.auth_header.substr(11, c.auth_header.size() - 13);
-        routing::ProbeResult r = co_await routing::Probe(ioc_, tls_, u.peer, std::move(key), timeout, kind, model);
+        std::string key(c.key());
+        routing::ProbeResult r = co_await routing::Probe(ioc_, tls_, u.peer, std::move(key), timeout, kind, model,
+                                                         u.config.kind == config::UpstreamKind::kOpenAI);
         auto ev = routing::EventFromProbe(r);
         const auto before = c.health->health();
         if (r.ok) {

@@ -4,6 +4,7 @@
 
 #include "clove/api/errors.hpp"
 #include "clove/base/glob.hpp"
+#include "clove/base/time.hpp"
 
 namespace clove::proxy {
 
@@ -140,6 +141,28 @@ std::optional<std::string> ModelsPageJson(const std::vector<ModelEntry>& models,
     }
     s += "}";
     return s;
+}
+
+std::string OpenAIModelJson(const ModelEntry& m) {
+    const int64_t created = base::ParseTimeMs(m.created_at).value_or(0) / 1000;
+    std::string out = R"({"id":)";
+    api::AppendJsonString(out, m.id);
+    out += R"(,"object":"model","created":)";
+    out += std::to_string(created);
+    out += R"(,"owned_by":"clove"})";
+    return out;
+}
+
+std::string OpenAIModelsJson(const std::vector<ModelEntry>& models) {
+    std::string out = R"({"object":"list","data":[)";
+    for (size_t i = 0; i < models.size(); ++i) {
+        if (i) {
+            out += ',';
+        }
+        out += OpenAIModelJson(models[i]);
+    }
+    out += "]}";
+    return out;
 }
 
 }  // namespace clove::proxy

@@ -25,6 +25,12 @@ std::vector<ModelEntry> ListModels(const Snapshot& snapshot);
 std::optional<std::string> ModelsPageJson(const std::vector<ModelEntry>& models, std::string_view query,
                                           std::string& error);
 
+/// `GET /v1/models` in the OpenAI shape: `{object:"list", data:[{id, object:"model", created,
+/// owned_by}]}` (all models, no paging), for OpenAI SDK clients.
+std::string OpenAIModelsJson(const std::vector<ModelEntry>& models);
+/// One OpenAI Model object.
+std::string OpenAIModelJson(const ModelEntry& m);
+
 /// One ModelInfo object.
 std::string ModelJson(const ModelEntry& m);
 

@@ -107,15 +107,21 @@ std::shared_ptr<const Snapshot> Snapshot::Build(const config::RuntimeState& stat
             throw std::runtime_error("upstream \"" + u.config.name + "\": the outbound proxy is not a valid proxy URL");
         }
         UpstreamRuntime rt{u.id, u.config, *peer, u.priority, std::max(1, u.weight), u.credential_concurrency,
-                           true, nullptr, {}};
+                           true, nullptr, {}, {}};
         rt.load = health->Load(u.id);
+        const bool openai = u.config.kind == config::UpstreamKind::kOpenAI;
+        rt.native = !openai;
+        if (openai) {
+            rt.chat_path = upstream::ChatCompletionsPath(rt.peer.base_path);
+        }
         if (u.config.auth == config::UpstreamAuth::kKey) {
             for (const auto& c : u.credentials) {
                 if (!c.enabled || c.secret.empty()) {
                     continue;
                 }
                 health->Seed(c.id, c.state, c.last_error, c.cooldown_until_ms);
-                rt.credentials.push_back({c.id, "x-api-key: " + c.secret + "\r\n", health->Get(c.id)});
+                rt.credentials.push_back({c.id, (openai ? "authorization: Bearer " : "x-api-key: ") + c.secret + "\r\n",
+                                          health->Get(c.id)});
             }
         }
         s->upstreams.push_back(std::move(rt));

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstring>
@@ -23,8 +24,18 @@ namespace clove::proxy {
 
 struct CredentialRuntime {
     std::string id;
-    std::string auth_header;  ///< "x-api-key: ...\r\n" (secret: never logged)
+    std::string auth_header;  ///< "x-api-key: ...\r\n" or "authorization: Bearer ...\r\n" (secret: never logged)
     std::shared_ptr<routing::CredentialHealth> health;  ///< live state, shared across snapshots
+    /// The key itself, out of auth_header.
+    std::string_view key() const {
+        std::string_view h = auth_header;
+        h.remove_suffix(h.size() >= 2 ? 2 : 0);
+        h.remove_prefix(std::min(h.size(), h.find(' ') + 1));
+        if (h.starts_with("Bearer ")) {
+            h.remove_prefix(7);
+        }
+        return h;
+    }
 };
 
 /// An upstream ready for the hot path: config plus its parsed peer and usable credentials.
@@ -38,6 +49,9 @@ struct UpstreamRuntime {
     bool native = true;                  ///< speaks the Messages API (forwarded untouched)
     std::shared_ptr<routing::UpstreamLoad> load;
     std::vector<CredentialRuntime> credentials;  ///< enabled ones with a key; empty for passthrough
+    /// kind = openai: the Chat Completions path on the peer (base path + /v1/chat/completions,
+    /// or + /chat/completions after a version segment, or the base path itself when it names it).
+    std::string chat_path;
     bool passthrough() const { return config.auth == config::UpstreamAuth::kPassthrough; }
     /// Whether `model` is one of this upstream's (a model_map key or a `models` glob match).
     bool Serves(std::string_view model) const;

@@ -3,6 +3,7 @@
 #include <boost/asio/buffer.hpp>
 
 #include <array>
+#include <cstring>
 
 #include "clove/api/errors.hpp"
 #include "clove/routing/classify.hpp"
@@ -30,7 +31,7 @@ std::string ErrorMessage(std::string_view body) {
 
 asio::awaitable<ProbeResult> Probe(asio::io_context& ioc, upstream::SharedTlsContext& tls, upstream::Peer peer,
                                    std::string key, std::chrono::milliseconds timeout, ProbeKind kind,
-                                   std::string model) {
+                                   std::string model, bool openai) {
     ProbeResult r;
     const auto t0 = std::chrono::steady_clock::now();
     auto elapsed = [t0] { return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count(); };
@@ -41,18 +42,28 @@ asio::awaitable<ProbeResult> Probe(asio::io_context& ioc, upstream::SharedTlsCon
         co_return r;
     }
     std::string req;
+    // OpenAI-compatible APIs: GET <root>/models and POST <root>/chat/completions, Bearer key.
+    const std::string chat_path = openai ? upstream::ChatCompletionsPath(peer.base_path) : std::string();
     if (kind == ProbeKind::kModels) {
-        req = "GET " + peer.base_path + "/v1/models?limit=1 HTTP/1.1\r\n";
+        if (openai) {
+            req = "GET " + chat_path.substr(0, chat_path.size() - std::strlen("chat/completions")) + "models HTTP/1.1\r\n";
+        } else {
+            req = "GET " + peer.base_path + "/v1/models?limit=1 HTTP/1.1\r\n";
+        }
     } else {
         std::string body = "{\"model\":\"" + model +
                            "\",\"max_tokens\":1,\"messages\":[{\"role\":\"user\",\"content\":\"ping\"}]}";
-        req = "POST " + peer.base_path + "/v1/messages HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: " +
-              std::to_string(body.size()) + "\r\n";
+        req = "POST " + (openai ? chat_path : peer.base_path + "/v1/messages") +
+              " HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: " + std::to_string(body.size()) + "\r\n";
         model = std::move(body);  // sent after the head
     }
-    req += "host: " + peer.host_header + "\r\nx-api-key: " + key +
-           "\r\nanthropic-version: 2023-06-01\r\naccept: application/json\r\nuser-agent: clove/" CLOVE_VERSION
-           "\r\nconnection: close\r\n\r\n";
+    req += "host: " + peer.host_header;
+    req += openai ? "\r\nauthorization: Bearer " : "\r\nx-api-key: ";
+    req += key;
+    if (!openai) {
+        req += "\r\nanthropic-version: 2023-06-01";
+    }
+    req += "\r\naccept: application/json\r\nuser-agent: clove/" CLOVE_VERSION "\r\nconnection: close\r\n\r\n";
     if (kind == ProbeKind::kMessage) {
         req += model;
     }

@@ -27,10 +27,11 @@ struct ProbeResult {
     std::optional<int64_t> retry_after_ms;
 };
 
-/// `peer` already carries the proxy. `model` is used by kMessage. Never throws.
+/// `peer` already carries the proxy. `model` is used by kMessage. `openai`: the upstream speaks
+/// Chat Completions (Bearer key, /models and /chat/completions). Never throws.
 boost::asio::awaitable<ProbeResult> Probe(boost::asio::io_context& ioc, upstream::SharedTlsContext& tls,
                                           upstream::Peer peer, std::string key, std::chrono::milliseconds timeout,
-                                          ProbeKind kind, std::string model);
+                                          ProbeKind kind, std::string model, bool openai = false);
 
 /// The credential event a probe result means (nullopt: nothing learned, e.g. a 400 from the
 /// probe's own request).

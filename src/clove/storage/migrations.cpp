@@ -144,6 +144,9 @@ ALTER TABLE upstreams ADD COLUMN proxy_url TEXT;
 ALTER TABLE upstreams ADD COLUMN health_check TEXT NOT NULL DEFAULT 'off';
 ALTER TABLE upstreams ADD COLUMN health_check_interval_ms BIGINT NOT NULL DEFAULT 60000;
 )SQL"},
+    {5, R"SQL(
+ALTER TABLE upstreams ADD COLUMN options TEXT NOT NULL DEFAULT '{}';
+)SQL"},
 };
 
 std::string ForBackend(std::string sql, Backend b) {

@@ -128,15 +128,99 @@ config::Limits LimitsFromJson(const std::string& text) {
     return ec ? config::Limits{} : LimitsFromValue(v);
 }
 
+}  // namespace
+
+json::object OpenAIOptionsToJson(const config::OpenAIOptions& o) {
+    return json::object{{"tools", o.tools},
+                        {"tool_emulation", o.tool_emulation},
+                        {"images", o.images},
+                        {"reasoning_field", o.reasoning_field},
+                        {"reasoning_control", o.reasoning_control},
+                        {"replay_reasoning", o.replay_reasoning},
+                        {"max_stop", o.max_stop},
+                        {"max_tokens_field", o.max_tokens_field},
+                        {"send_top_k", o.send_top_k},
+                        {"tokenize", o.tokenize},
+                        {"system_anywhere", o.system_anywhere},
+                        {"stream_usage", o.stream_usage},
+                        {"token_factor", o.token_factor}};
+}
+
+bool ApplyOpenAIOptionsJson(const json::object& in, config::OpenAIOptions& o, std::string& field, std::string& message) {
+    config::OpenAIOptions next = o;
+    for (const auto& [k, v] : in) {
+        auto boolean = [&](bool& out) {
+            if (!v.is_bool()) {
+                message = "must be true or false";
+                return false;
+            }
+            out = v.as_bool();
+            return true;
+        };
+        auto string = [&](std::string& out) {
+            if (!v.is_string()) {
+                message = "must be a string";
+                return false;
+            }
+            out = std::string(v.as_string());
+            return true;
+        };
+        bool ok = true;
+        field = std::string(k);
+        if (k == "tools") ok = boolean(next.tools);
+        else if (k == "tool_emulation") ok = boolean(next.tool_emulation);
+        else if (k == "images") ok = boolean(next.images);
+        else if (k == "reasoning_field") ok = string(next.reasoning_field);
+        else if (k == "reasoning_control") ok = string(next.reasoning_control);
+        else if (k == "replay_reasoning") ok = boolean(next.replay_reasoning);
+        else if (k == "max_tokens_field") ok = string(next.max_tokens_field);
+        else if (k == "send_top_k") ok = boolean(next.send_top_k);
+        else if (k == "tokenize") ok = string(next.tokenize);
+        else if (k == "system_anywhere") ok = boolean(next.system_anywhere);
+        else if (k == "stream_usage") ok = boolean(next.stream_usage);
+        else if (k == "max_stop") {
+            if (!v.is_int64() || v.as_int64() < 0 || v.as_int64() > 64) {
+                message = "must be an integer between 0 and 64";
+                ok = false;
+            } else {
+                next.max_stop = static_cast<int>(v.as_int64());
+            }
+        } else if (k == "token_factor") {
+            if (!v.is_number()) {
+                message = "must be a number";
+                ok = false;
+            } else {
+                next.token_factor = v.to_number<double>();
+            }
+        } else {
+            message = "unknown field";
+            ok = false;
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    if (auto bad = config::ValidateOpenAIOptions(next)) {
+        field = bad->first;
+        message = bad->second;
+        return false;
+    }
+    o = next;
+    field.clear();
+    return true;
+}
+
+namespace {
+
 constexpr const char* kUpstreamCols =
     "id, name, kind, base_url, auth, models, model_map, priority, weight, enabled, connect_timeout_ms, "
-    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at, credential_concurrency, proxy_url, health_check, health_check_interval_ms";
+    "first_byte_timeout_ms, stream_idle_timeout_ms, created_at, updated_at, credential_concurrency, proxy_url, health_check, health_check_interval_ms, options";
 
 UpstreamRow ToUpstream(const Row& r) {
     UpstreamRow u;
     u.id = r.Text(0);
     u.cfg.name = r.Text(1);
-    u.cfg.kind = config::UpstreamKind::kAnthropic;
+    u.cfg.kind = r.Text(2) == "openai" ? config::UpstreamKind::kOpenAI : config::UpstreamKind::kAnthropic;
     u.cfg.base_url = r.Text(3);
     u.cfg.auth = r.Text(4) == "passthrough" ? config::UpstreamAuth::kPassthrough : config::UpstreamAuth::kKey;
     u.cfg.models = StringsFromJson(r.Text(5));
@@ -153,13 +237,21 @@ UpstreamRow ToUpstream(const Row& r) {
     u.cfg.proxy_url = r.OptText(16);
     u.cfg.health_check = r.Text(17).empty() ? "off" : r.Text(17);
     u.cfg.health_check_interval_ms = static_cast<uint32_t>(r.Int(18));
+    if (u.cfg.kind == config::UpstreamKind::kOpenAI) {
+        boost::system::error_code ec;
+        auto v = json::parse(r.Text(19), ec);
+        std::string field, message;
+        if (!ec && v.is_object()) {
+            ApplyOpenAIOptionsJson(v.as_object(), u.cfg.openai, field, message);
+        }
+    }
     return u;
 }
 
 std::vector<Value> UpstreamParams(const UpstreamRow& u) {
     return {V(u.id),
             V(u.cfg.name),
-            V(std::string("anthropic")),
+            V(std::string(config::UpstreamKindName(u.cfg.kind))),
             V(u.cfg.base_url),
             V(std::string(u.cfg.auth == config::UpstreamAuth::kPassthrough ? "passthrough" : "key")),
             V(StringsToJson(u.cfg.models)),
@@ -175,7 +267,9 @@ std::vector<Value> UpstreamParams(const UpstreamRow& u) {
             V(u.credential_concurrency),
             V(u.cfg.proxy_url),
             V(u.cfg.health_check),
-            V(int64_t{u.cfg.health_check_interval_ms})};
+            V(int64_t{u.cfg.health_check_interval_ms}),
+            V(u.cfg.kind == config::UpstreamKind::kOpenAI ? json::serialize(OpenAIOptionsToJson(u.cfg.openai))
+                                                          : std::string("{}"))};
 }
 
 constexpr const char* kCredentialCols =
@@ -249,7 +343,7 @@ std::optional<UpstreamRow> FindUpstreamByName(Session& s, const std::string& nam
 
 void InsertUpstream(Session& s, const UpstreamRow& u) {
     auto p = UpstreamParams(u);
-    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
+    s.Exec(std::string("INSERT INTO upstreams (") + kUpstreamCols + ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p);
 }
 
 bool UpdateUpstream(Session& s, const UpstreamRow& u) {
@@ -261,12 +355,13 @@ bool UpdateUpstream(Session& s, const UpstreamRow& u) {
     q.push_back(V(u.cfg.proxy_url));
     q.push_back(V(u.cfg.health_check));
     q.push_back(V(int64_t{u.cfg.health_check_interval_ms}));
+    q.push_back(p[19]);
     q.push_back(V(u.id));
     return s.Exec(
                "UPDATE upstreams SET name = ?, kind = ?, base_url = ?, auth = ?, models = ?, model_map = ?, priority = ?, "
                "weight = ?, enabled = ?, connect_timeout_ms = ?, first_byte_timeout_ms = ?, stream_idle_timeout_ms = ?, "
-               "updated_at = ?, credential_concurrency = ?, proxy_url = ?, health_check = ?, health_check_interval_ms = ? "
-               "WHERE id = ?",
+               "updated_at = ?, credential_concurrency = ?, proxy_url = ?, health_check = ?, health_check_interval_ms = ?, "
+               "options = ? WHERE id = ?",
                q) > 0;
 }
 

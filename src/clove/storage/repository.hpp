@@ -1,5 +1,7 @@
 #pragma once
 
+#include <boost/json/object.hpp>
+
 // Typed access to every table. Free functions over a Session, so a handler can combine a change
 // and its audit entry in one transaction (`db.Write([&](Session& s) { ...; AppendAudit(s, ...); })`).
 // All blocking: call them off the I/O threads.
@@ -72,6 +74,12 @@ struct AuditRow {
 std::vector<UpstreamRow> ListUpstreams(Session& s);
 std::optional<UpstreamRow> GetUpstream(Session& s, const std::string& id);
 std::optional<UpstreamRow> FindUpstreamByName(Session& s, const std::string& name);
+/// The `openai` options object as the admin API and the database store it.
+boost::json::object OpenAIOptionsToJson(const config::OpenAIOptions& o);
+/// Applies the fields present in `in` to `o` (all or nothing). False: `field` and `message` say why.
+bool ApplyOpenAIOptionsJson(const boost::json::object& in, config::OpenAIOptions& o, std::string& field,
+                            std::string& message);
+
 void InsertUpstream(Session& s, const UpstreamRow& u);
 bool UpdateUpstream(Session& s, const UpstreamRow& u);
 bool DeleteUpstream(Session& s, const std::string& id);

@@ -171,4 +171,17 @@ bool ValidProxyUrl(const std::string& proxy_url) {
     return !proxy_url.empty() && SetProxy(probe, proxy_url);
 }
 
+std::string ChatCompletionsPath(const std::string& base_path) {
+    std::string_view b = base_path;
+    while (!b.empty() && b.back() == '/') {
+        b.remove_suffix(1);
+    }
+    if (b.ends_with("/chat/completions")) {
+        return std::string(b);
+    }
+    std::string_view last = b.substr(b.rfind('/') + 1);
+    const bool version = last.size() >= 2 && (last[0] == 'v' || last[0] == 'V') && last[1] >= '0' && last[1] <= '9';
+    return std::string(b) + (version ? "/chat/completions" : "/v1/chat/completions");
+}
+
 }  // namespace clove::upstream

@@ -36,6 +36,11 @@ std::string MaskProxyUrl(const std::string& proxy_url);
 /// Whether `proxy_url` is a proxy URL SetProxy accepts ("" is not).
 bool ValidProxyUrl(const std::string& proxy_url);
 
+/// The Chat Completions path of an OpenAI-compatible API under `base_path`: the base path itself
+/// when it ends with `/chat/completions`; base + `/chat/completions` when its last segment is a
+/// version (`/v1`, `/api/v1`, `/v1beta`, `/openai/v3`); else base + `/v1/chat/completions`.
+std::string ChatCompletionsPath(const std::string& base_path);
+
 /// Parses `http(s)://host[:port][/path]`. Returns nullopt when the URL is not of that form.
 std::optional<Peer> ParseBaseUrl(const std::string& url);
 

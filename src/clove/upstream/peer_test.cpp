@@ -63,3 +63,14 @@ TEST(Peer, ProxyUrlsOfEveryKind) {
 
 }  // namespace
 }  // namespace clove::upstream
+
+TEST(ChatCompletionsPath, AppendsWhatTheBaseLacks) {
+    using clove::upstream::ChatCompletionsPath;
+    EXPECT_EQ(ChatCompletionsPath(""), "/v1/chat/completions");
+    EXPECT_EQ(ChatCompletionsPath("/v1"), "/v1/chat/completions");
+    EXPECT_EQ(ChatCompletionsPath("/api/v1"), "/api/v1/chat/completions");
+    EXPECT_EQ(ChatCompletionsPath("/v1beta/openai"), "/v1beta/openai/v1/chat/completions");
+    EXPECT_EQ(ChatCompletionsPath("/openai/v3/"), "/openai/v3/chat/completions");
+    EXPECT_EQ(ChatCompletionsPath("/custom/chat/completions"), "/custom/chat/completions");
+    EXPECT_EQ(ChatCompletionsPath("/proxy"), "/proxy/v1/chat/completions");
+}
