@@ -2,9 +2,9 @@
 //
 //   build/release/bench/clove_bench_translate --benchmark_counters_tabular=true
 //
-// Each iteration translates a whole realistic stream (role chunk, N text deltas of ~4 tokens,
-// finish, usage, [DONE]) through the same code the gateway runs; `per_event` is the time per
-// upstream event. Framing (sse::EventFramer / ForEachEvent) is included, as in the gateway.
+// Each iteration translates a whole stream through the same code the gateway runs: the shape of
+// bench/run.sh's stream (51 text deltas) and a long one (1000), each with its start, finish,
+// usage and end events; `per_event` is the time per upstream event. Framing (sse::EventFramer / ForEachEvent) is included, as in the gateway.
 #include <benchmark/benchmark.h>
 
 #include <string>
@@ -106,6 +106,6 @@ void BM_ChatFromMessages(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_MessagesFromChat)->Args({100, 0})->Args({100, 1})->Args({1000, 0});
-BENCHMARK(BM_ChatFromMessages)->Arg(100)->Arg(1000);
+BENCHMARK(BM_MessagesFromChat)->Args({51, 0})->Args({51, 1})->Args({1000, 0});
+BENCHMARK(BM_ChatFromMessages)->Arg(51)->Arg(1000);
 BENCHMARK_MAIN();
