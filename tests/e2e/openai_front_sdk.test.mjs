@@ -104,6 +104,28 @@ async function drain(stream) {
   return chunks;
 }
 
+/** The chunks of a streamed chat completion of one user message (stream: true, then extra). */
+async function streamChunks(model, content, extra = {}) {
+  return drain(await client().chat.completions.create({ model, messages: [{ role: 'user', content }], stream: true, ...extra }));
+}
+
+/** A chat completion (not streamed) of a system message and the user's 'Say hello.', then extra. */
+function createWithSystem(model, system, extra) {
+  return client().chat.completions.create({
+    model,
+    messages: [
+      { role: 'system', content: system },
+      { role: 'user', content: 'Say hello.' },
+    ],
+    ...extra,
+  });
+}
+
+/** The joined delta.<field> of streamed chunks. */
+function deltaText(chunks, field = 'content') {
+  return chunks.map((c) => c.choices[0]?.delta?.[field] ?? '').join('');
+}
+
 function assertOpenAIErrorShape(err, status) {
   assert.ok(err instanceof OpenAI.APIError, `got ${err?.constructor?.name}: ${err?.message}`);
   assert.equal(err.status, status);
@@ -115,16 +137,7 @@ function assertOpenAIErrorShape(err, status) {
 // ---------------------------------------------------------------- (a) Anthropic upstream
 
 test('(a) chat.completions.create: ChatCompletion from an Anthropic Message; Messages request upstream', async () => {
-  const res = await client().chat.completions.create({
-    model: A_MODEL,
-    messages: [
-      { role: 'system', content: 'You are terse.' },
-      { role: 'user', content: 'Say hello.' },
-    ],
-    max_completion_tokens: 123,
-    temperature: 0.3,
-    stop: ['END'],
-  });
+  const res = await createWithSystem(A_MODEL, 'You are terse.', { max_completion_tokens: 123, temperature: 0.3, stop: ['END'] });
   const up = onlyAnthropic();
   assert.match(res.id, /^chatcmpl-/);
   assert.equal(res.object, 'chat.completion');
@@ -196,21 +209,14 @@ test('(a) thinking comes back as reasoning_content (JSON and stream)', async () 
 
   fakeA.reset();
   fakeA.setRules([{ scenario: 'thinking' }]);
-  const chunks = await drain(await client().chat.completions.create({ model: A_MODEL, messages: [{ role: 'user', content: 'Think.' }], stream: true }));
-  assert.equal(chunks.map((c) => c.choices[0]?.delta?.reasoning_content ?? '').join(''), THINKING_TEXT);
-  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), anthropicText({}));
+  const chunks = await streamChunks(A_MODEL, 'Think.');
+  assert.equal(deltaText(chunks, 'reasoning_content'), THINKING_TEXT);
+  assert.equal(deltaText(chunks), anthropicText({}));
 });
 
 test('(a) stream with include_usage: role first, content joined, one finish_reason, usage chunk last', async () => {
   fakeA.setRules([{ scenario: 'deltas:5' }]);
-  const chunks = await drain(
-    await client().chat.completions.create({
-      model: A_MODEL,
-      messages: [{ role: 'user', content: 'Say hello.' }],
-      stream: true,
-      stream_options: { include_usage: true },
-    }),
-  );
+  const chunks = await streamChunks(A_MODEL, 'Say hello.', { stream_options: { include_usage: true } });
   const up = onlyAnthropic();
   assert.equal(JSON.parse(up.body.toString()).stream, true);
   assert.ok(chunks.length >= 4);
@@ -219,8 +225,7 @@ test('(a) stream with include_usage: role first, content joined, one finish_reas
     assert.equal(c.id, chunks[0].id, 'one id for all chunks');
   }
   assert.equal(chunks[0].choices[0].delta.role, 'assistant');
-  const content = chunks.map((c) => c.choices[0]?.delta?.content ?? '').join('');
-  assert.equal(content, anthropicText(parseAnthropicScenario('deltas:5')));
+  assert.equal(deltaText(chunks), anthropicText(parseAnthropicScenario('deltas:5')));
   const finishes = chunks.filter((c) => c.choices[0]?.finish_reason);
   assert.equal(finishes.length, 1);
   assert.equal(finishes[0].choices[0].finish_reason, 'stop');
@@ -234,8 +239,8 @@ test('(a) stream with include_usage: role first, content joined, one finish_reas
 });
 
 test('(a) stream without include_usage: no usage chunk', async () => {
-  const chunks = await drain(await client().chat.completions.create({ model: A_MODEL, messages: [{ role: 'user', content: 'hi' }], stream: true }));
-  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), anthropicText({}));
+  const chunks = await streamChunks(A_MODEL, 'hi');
+  assert.equal(deltaText(chunks), anthropicText({}));
   assert.ok(!chunks.some((c) => c.usage), 'no usage');
   assert.ok(!chunks.some((c) => c.choices.length === 0), 'no choices:[] chunk');
   assert.equal(chunks.at(-1).choices[0].finish_reason, 'stop');
@@ -266,9 +271,7 @@ test('(a) tool calls: tools/tool_choice mapped, tool_calls with JSON arguments (
 
   fakeA.reset();
   fakeA.setRules([{ scenario: 'tool_use' }]);
-  const chunks = await drain(
-    await client().chat.completions.create({ model: A_MODEL, messages: [{ role: 'user', content: 'Weather in SF?' }], tools: [WEATHER], stream: true }),
-  );
+  const chunks = await streamChunks(A_MODEL, 'Weather in SF?', { tools: [WEATHER] });
   const frags = chunks.flatMap((c) => c.choices[0]?.delta?.tool_calls ?? []);
   assert.ok(frags.length >= 2, 'several tool-call fragments');
   assert.ok(frags.every((f) => f.index === 0));
@@ -416,16 +419,7 @@ function assertPassedThrough(up, model = 'qwen3') {
 
 test('(b) chat.completions.create: passed through, answer relayed', async () => {
   fakeO.setRules([{ scenario: 'deltas:4' }]);
-  const res = await client().chat.completions.create({
-    model: O_MODEL,
-    messages: [
-      { role: 'system', content: 'Be brief.' },
-      { role: 'user', content: 'Say hello.' },
-    ],
-    max_completion_tokens: 50,
-    temperature: 0.7,
-    seed: 7,
-  });
+  const res = await createWithSystem(O_MODEL, 'Be brief.', { max_completion_tokens: 50, temperature: 0.7, seed: 7 });
   const up = onlyOpenAI();
   assertPassedThrough(up);
   assert.equal(up.path, '/v1/chat/completions');
@@ -439,17 +433,10 @@ test('(b) chat.completions.create: passed through, answer relayed', async () => 
 
 test('(b) stream with include_usage: chunks relayed, usage chunk last', async () => {
   fakeO.setRules([{ scenario: 'deltas:5' }]);
-  const chunks = await drain(
-    await client().chat.completions.create({
-      model: O_MODEL,
-      messages: [{ role: 'user', content: 'Say hello.' }],
-      stream: true,
-      stream_options: { include_usage: true },
-    }),
-  );
+  const chunks = await streamChunks(O_MODEL, 'Say hello.', { stream_options: { include_usage: true } });
   const up = onlyOpenAI();
   assertPassedThrough(up);
-  assert.equal(chunks.map((c) => c.choices[0]?.delta?.content ?? '').join(''), 'Hello oai1 oai2 oai3 oai4');
+  assert.equal(deltaText(chunks), 'Hello oai1 oai2 oai3 oai4');
   const upstreamChunks = up.sentFrames.map((f) => f.slice(6).trim()).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
   assert.equal(chunks.length, upstreamChunks.length);
   for (let i = 0; i < chunks.length; i++) {

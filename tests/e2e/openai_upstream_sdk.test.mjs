@@ -4,73 +4,37 @@
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import Anthropic from '@anthropic-ai/sdk';
-import {
-  startFakeOpenAI,
-  parseScenario,
-  expectedText,
-  anthropicUsageFor,
-  errorMessageFor,
-  REASONING_TEXT,
-  TOOL_ARGS,
-  TOOL_IDS,
-} from '../fake_openai/server.mjs';
-import { startClove, stopCloveChecked, resetCredentialStates, CLIENT_KEY } from '../lib/clove.mjs';
-import {
-  OAI_KEY,
-  openaiUpstreamEntry,
-  configWithUpstreams,
-  assertOpenAIUpstreamHeaders,
-  oaiText,
-  rewrittenToolId,
-  PNG_1X1_BASE64,
-} from '../lib/openai.mjs';
+import { parseScenario, expectedText, anthropicUsageFor, errorMessageFor, REASONING_TEXT, TOOL_ARGS, TOOL_IDS } from '../fake_openai/server.mjs';
+import { resetCredentialStates, CLIENT_KEY } from '../lib/clove.mjs';
+import { useCloveWithFakeOpenAI, OAI_KEY, onlyChatRequest, openaiUpstreamEntry, assertOpenAIUpstreamHeaders, oaiText, rewrittenToolId, PNG_1X1_BASE64 } from '../lib/openai.mjs';
 
 const MODEL = 'claude-oai'; // model_map -> qwen3
 
-let fake;
-let clove;
-
-before(async () => {
-  fake = await startFakeOpenAI();
-  // [upstream.openai] written out with its documented defaults
-  clove = await startClove({
-    config: configWithUpstreams([
-      openaiUpstreamEntry(fake.url, {
-        openai: {
-          tools: true,
-          tool_emulation: false,
-          images: true,
-          reasoning_field: 'auto',
-          reasoning_control: 'none',
-          replay_reasoning: false,
-          max_stop: 4,
-          max_tokens_field: 'max_tokens',
-          send_top_k: false,
-          tokenize: '',
-          system_anywhere: false,
-          stream_usage: true,
-          token_factor: 1.0,
-        },
-      }),
-    ]),
-  });
-});
-after(async () => {
-  try {
-    if (clove) await stopCloveChecked(clove);
-  } finally {
-    await fake.close();
-  }
-});
-beforeEach(async () => {
-  await resetCredentialStates(clove);
-  fake.reset();
-});
+// [upstream.openai] written out with its documented defaults
+const ctx = useCloveWithFakeOpenAI({ before, after, beforeEach }, (url) => [
+  openaiUpstreamEntry(url, {
+    openai: {
+      tools: true,
+      tool_emulation: false,
+      images: true,
+      reasoning_field: 'auto',
+      reasoning_control: 'none',
+      replay_reasoning: false,
+      max_stop: 4,
+      max_tokens_field: 'max_tokens',
+      send_top_k: false,
+      tokenize: '',
+      system_anywhere: false,
+      stream_usage: true,
+      token_factor: 1.0,
+    },
+  }),
+]);
 
 function client(opts = {}) {
-  return new Anthropic({ baseURL: clove.url, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 30000, ...opts });
+  return new Anthropic({ baseURL: ctx.clove.url, apiKey: CLIENT_KEY, maxRetries: 0, timeout: 30000, ...opts });
 }
-const scenario = (s) => fake.setRules([{ scenario: s }]);
+const scenario = (s) => ctx.fake.setRules([{ scenario: s }]);
 const userMsg = (text = 'Say hello.') => [{ role: 'user', content: text }];
 const WEATHER_TOOL = {
   name: 'get_weather',
@@ -79,11 +43,7 @@ const WEATHER_TOOL = {
 };
 const TIME_TOOL = { name: 'get_time', description: 'Time in a zone', input_schema: { type: 'object', properties: { tz: { type: 'string' } } } };
 
-function onlyChat() {
-  const reqs = fake.chatRequests();
-  assert.equal(reqs.length, 1, `expected one upstream chat request, got ${reqs.length}`);
-  return reqs[0];
-}
+const onlyChat = () => onlyChatRequest(ctx.fake);
 
 function assertUsage(usage, up, sc) {
   const want = anthropicUsageFor(parseScenario(sc), up.body, up.json);
@@ -191,7 +151,7 @@ test('streamed tool calls: parsed input; the second turn sends role "tool" with 
   );
   assert.ok(partials.length >= 10, `input_json_delta fragments: ${partials.length}`);
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('deltas:2');
   const history = [
     ...userMsg('Weather in Paris and time in Tokyo?'),
@@ -237,12 +197,12 @@ test('an invalid upstream tool id reaches the client as toolu_... and goes back 
   assert.deepEqual(tu.input, TOOL_ARGS[0]);
 
   // non-stream gives the same id for the same upstream id
-  fake.reset();
+  ctx.fake.reset();
   scenario('tool_calls,bad_tool_id');
   const firstJson = await c.messages.create({ model: MODEL, max_tokens: 300, messages: userMsg('Weather?'), tools: [WEATHER_TOOL] });
   assert.equal(firstJson.content.find((b) => b.type === 'tool_use').id, tu.id);
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('deltas:3');
   await c.messages.create({
     model: MODEL,
@@ -279,7 +239,7 @@ test('thinking from reasoning_content: thinking block with a string signature; n
   assert.equal(thinkingEvents.join(''), REASONING_TEXT);
   assert.equal(final.content[1].text, 'Hello oai1 oai2');
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('deltas:2');
   await c.messages.create({
     model: MODEL,
@@ -318,7 +278,7 @@ test('a stop sequence the backend ignores: stop_reason stop_sequence, nothing of
   assert.equal(final.stop_reason, 'stop_sequence');
   assert.equal(final.stop_sequence, 'STOP');
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('stop_ignored');
   const msg = await c.messages.create({ model: MODEL, max_tokens: 100, messages: userMsg(), stop_sequences: ['STOP'] });
   assert.equal(msg.content[0].text, 'Hello ');
@@ -358,7 +318,7 @@ test('messages.countTokens: local estimate with x-clove-token-count: estimate', 
     .withResponse();
   assert.ok(Number.isInteger(data.input_tokens) && data.input_tokens > 0, `input_tokens ${data.input_tokens}`);
   assert.equal(response.headers.get('x-clove-token-count'), 'estimate');
-  assert.equal(fake.requests.length, 0, 'nothing sent to the OpenAI upstream');
+  assert.equal(ctx.fake.requests.length, 0, 'nothing sent to the OpenAI upstream');
 });
 
 for (const [status, cls, type] of [
@@ -379,8 +339,8 @@ for (const [status, cls, type] of [
       return true;
     });
     // and from messages.stream (the error comes before the stream starts)
-    await resetCredentialStates(clove);
-    fake.reset();
+    await resetCredentialStates(ctx.clove);
+    ctx.fake.reset();
     scenario(`error:${status}`);
     await assert.rejects(client().messages.stream({ model: MODEL, max_tokens: 50, messages: userMsg() }).finalMessage(), (err) => {
       assert.ok(err instanceof Anthropic[cls], `stream: got ${err?.constructor?.name}: ${err?.message}`);
@@ -406,7 +366,7 @@ test('mid-stream drop: the stream iterator throws and MessageStream emits error'
   assert.equal(seen[0], 'message_start');
   assert.ok(!seen.includes('message_stop'));
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('deltas:8,error_chunk_after:4');
   const stream = client().messages.stream({ model: MODEL, max_tokens: 50, messages: userMsg() });
   let errorEvent = null;

@@ -12,6 +12,7 @@
 //        request asked for it (stream_options.include_usage) or the scenario says force_usage.
 //   POST /tokenize (also /v1/tokenize)   vLLM style: {messages} or {prompt} -> {count, max_model_len,
 //        tokens}; llama.cpp style: {content} -> {tokens}. The count is tokenizeCount(json).
+//   POST /apply-template                  llama.cpp style: {messages} -> {prompt: renderTemplate(messages)}
 //   GET /v1/models (also /models)        {object:"list", data:[{id, object:"model", created, owned_by}]}
 //   anything else                        404 with an OpenAI error body.
 // Every answer needs `Authorization: Bearer <key>` (requireKey option, default true; else 401).
@@ -21,6 +22,7 @@
 // path, scenario, times}]), addRule, clearRules, rules(); POST/GET/DELETE /__fake/rules). A
 // matching rule's directives are merged over the header's (the rule wins). Control endpoints
 // (never recorded): GET /__fake/stats, GET /__fake/requests, POST /__fake/reset, /__fake/rules.
+// That plumbing is shared with tests/fake_upstream/server.mjs (tests/lib/fake_server.mjs).
 //
 // Each recorded request: {seq, method, url, path, query, headers (lower-case names), rawHeaders,
 // body (Buffer), json (parsed body or undefined), apiKey (Bearer token or x-api-key), rule,
@@ -64,9 +66,9 @@
 //   json_answer        answer one chat.completion JSON even when the request asked for a stream
 //                      (a backend that ignores stream: true)
 
-import http from 'node:http';
-import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { parseScenario, intOf, sha256Hex, randomId, sleep, retryAfterHeader, countOf, sendSse, startFakeServer, runIfMain } from '../lib/fake_server.mjs';
+
+export { parseScenario, sha256Hex };
 
 export const DEFAULT_DELTAS = 3;
 export const FAKE_CACHED_TOKENS = 64;
@@ -110,31 +112,6 @@ export function openaiError(status, message) {
 /** The message of the error body the fake sends for status. */
 export function errorMessageFor(status) {
   return openaiError(status).error.message;
-}
-
-/** Parses an `x-fake-scenario` value into an object of directives. */
-export function parseScenario(value) {
-  const s = {};
-  if (!value) return s;
-  const raw = Array.isArray(value) ? value.join(',') : String(value);
-  for (const part of raw.split(',')) {
-    const p = part.trim();
-    if (!p) continue;
-    const colon = p.indexOf(':');
-    if (colon < 0) s[p] = true;
-    else s[p.slice(0, colon).trim()] = p.slice(colon + 1).trim();
-  }
-  return s;
-}
-
-function intOf(v, dflt) {
-  if (v === undefined || v === true) return dflt;
-  const n = Number.parseInt(v, 10);
-  return Number.isFinite(n) ? n : dflt;
-}
-
-export function sha256Hex(buf) {
-  return crypto.createHash('sha256').update(buf).digest('hex');
 }
 
 /** The text pieces (one content delta each) of the answer. */
@@ -223,6 +200,11 @@ export function anthropicUsageFor(scenario = {}, body = Buffer.alloc(0), json = 
   };
 }
 
+/** The fake's chat template (llama.cpp /apply-template): one `<|role|>content` line per message. */
+export function renderTemplate(messages) {
+  return `${messages.map((m) => `<|${m.role}|>${typeof m.content === 'string' ? m.content : JSON.stringify(m.content)}`).join('\n')}\n<|assistant|>`;
+}
+
 /** Deterministic /tokenize count of a request. */
 export function tokenizeCount(json) {
   const src = json ? (json.messages ?? json.prompt ?? json.content ?? '') : '';
@@ -236,14 +218,6 @@ function splitString(str, parts) {
   const size = Math.max(1, Math.ceil(str.length / n));
   for (let i = 0; i < str.length; i += size) out.push(str.slice(i, i + size));
   return out.length ? out : [''];
-}
-
-function randomId(prefix, n = 24) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const bytes = crypto.randomBytes(n);
-  let s = prefix;
-  for (let i = 0; i < n; i++) s += alphabet[bytes[i] % alphabet.length];
-  return s;
 }
 
 function modelOf(json) {
@@ -325,95 +299,13 @@ export function frame(data) {
   return `data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`;
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function apiKeyOf(req) {
-  const m = /^Bearer\s+(\S+)/i.exec(String(req.headers.authorization ?? ''));
-  if (m) return m[1];
-  const k = req.headers['x-api-key'];
-  return typeof k === 'string' && k ? k : null;
-}
-
-function headerObject(rawHeaders) {
-  const out = {};
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const k = rawHeaders[i].toLowerCase();
-    const v = rawHeaders[i + 1];
-    if (k in out) out[k] = Array.isArray(out[k]) ? [...out[k], v] : [out[k], v];
-    else out[k] = v;
-  }
-  return out;
-}
-
 /** Starts the fake. Options: {port=0, host='127.0.0.1', requireKey=true, keepAliveTimeout=60000}. */
 export async function startFakeOpenAI(opts = {}) {
-  const host = opts.host ?? '127.0.0.1';
   const requireKey = opts.requireKey ?? true;
-  const requests = [];
-  const stats = { connections: { opened: 0, closed: 0, open: 0 }, requests: 0, completed: 0, aborted: 0, dropped: 0, inflight: 0, by_path: {} };
-  const sockets = new Set();
-  let seq = 0;
-  let rules = [];
 
-  function normaliseRule(r) {
-    if (!r || typeof r !== 'object') throw new Error('a rule must be an object');
-    const scenario = typeof r.scenario === 'string' ? r.scenario : '';
-    if (r.key !== undefined && r.key !== null && typeof r.key !== 'string') throw new Error('rule.key must be a string');
-    if (r.path !== undefined && r.path !== null && typeof r.path !== 'string') throw new Error('rule.path must be a string');
-    const times = r.times === undefined || r.times === null ? null : Number(r.times);
-    if (times !== null && !(Number.isInteger(times) && times >= 0)) throw new Error('rule.times must be a non-negative integer');
-    return { key: r.key ?? null, path: r.path ?? null, scenario, times, used: 0 };
-  }
-  function setRules(list) {
-    if (!Array.isArray(list)) throw new Error('rules must be an array');
-    rules = list.map(normaliseRule);
-  }
-  function rulesJson() {
-    return rules.map((r, index) => ({ index, key: r.key, path: r.path, scenario: r.scenario, times: r.times, used: r.used }));
-  }
-  function takeRule(apiKey, pathname) {
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i];
-      if (r.key !== null && r.key !== apiKey) continue;
-      if (r.path !== null && r.path !== pathname) continue;
-      if (r.times !== null && r.used >= r.times) continue;
-      r.used++;
-      return { index: i, rule: r };
-    }
-    return null;
-  }
-
-  const server = http.createServer({ keepAliveTimeout: opts.keepAliveTimeout ?? 60000, requestTimeout: 0, headersTimeout: 60000 });
-  server.on('connection', (socket) => {
-    stats.connections.opened++;
-    stats.connections.open++;
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('close', () => {
-      stats.connections.closed++;
-      stats.connections.open--;
-      sockets.delete(socket);
-    });
-  });
-
-  function resetState() {
-    requests.length = 0;
-    rules = [];
-    stats.connections.opened = stats.connections.open;
-    stats.connections.closed = 0;
-    stats.requests = 0;
-    stats.completed = 0;
-    stats.aborted = 0;
-    stats.dropped = 0;
-    stats.by_path = {};
-  }
-
-  function requestsJson() {
-    return requests.map((r) => ({
-      seq: r.seq,
-      method: r.method,
-      url: r.url,
-      path: r.path,
+  /** A recorded request in /__fake/requests (after seq, method, url, path). */
+  function requestJson(r) {
+    return {
       headers: r.headers,
       body_text: r.body ? r.body.toString('utf8') : null,
       json: r.json,
@@ -425,118 +317,7 @@ export async function startFakeOpenAI(opts = {}) {
       completed: r.completed,
       frames_sent: r.framesSent,
       response_status: r.responseStatus,
-    }));
-  }
-
-  server.on('request', (req, res) => {
-    const u = new URL(req.url, 'http://fake');
-    if (u.pathname.startsWith('/__fake/')) return control(req, res, u);
-    const apiKey = apiKeyOf(req);
-    const applied = takeRule(apiKey, u.pathname);
-    const scenario = parseScenario(req.headers['x-fake-scenario']);
-    if (applied) Object.assign(scenario, parseScenario(applied.rule.scenario));
-    const rec = {
-      seq: ++seq,
-      method: req.method,
-      url: req.url,
-      path: u.pathname,
-      query: u.search,
-      headers: headerObject(req.rawHeaders),
-      rawHeaders: [...req.rawHeaders],
-      body: null,
-      json: undefined,
-      apiKey,
-      rule: applied ? applied.index : null,
-      scenario,
-      aborted: false,
-      dropped: false,
-      completed: false,
-      receivedAt: Date.now(),
-      abortedAt: null,
-      framesSent: 0,
-      sentFrames: [],
-      sentAt: [],
-      responseStatus: null,
-      responseHeaders: null,
-      responseBody: null,
     };
-    requests.push(rec);
-    stats.requests++;
-    stats.by_path[u.pathname] = (stats.by_path[u.pathname] || 0) + 1;
-    stats.inflight++;
-    let finished = false;
-    res.on('finish', () => {
-      finished = true;
-    });
-    res.on('close', () => {
-      stats.inflight--;
-      if (rec.dropped) stats.dropped++;
-      else if (finished) {
-        rec.completed = true;
-        stats.completed++;
-      } else {
-        rec.aborted = true;
-        rec.abortedAt = Date.now();
-        stats.aborted++;
-      }
-    });
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('error', () => {});
-    req.on('end', () => {
-      rec.body = Buffer.concat(chunks);
-      try {
-        rec.json = rec.body.length ? JSON.parse(rec.body.toString('utf8')) : undefined;
-      } catch {
-        rec.json = undefined;
-      }
-      handle(req, res, u, rec).catch((err) => {
-        try {
-          if (!res.headersSent) sendJson(res, rec, 500, openaiError(500, `fake openai crashed: ${err && err.message}`));
-          else res.destroy();
-        } catch {
-          /* ignore */
-        }
-      });
-    });
-  });
-
-  function control(req, res, u) {
-    const send = (status, obj) => {
-      const b = JSON.stringify(obj);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
-      res.end(b);
-    };
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      if (u.pathname === '/__fake/stats' && req.method === 'GET') return send(200, JSON.parse(JSON.stringify(stats)));
-      if (u.pathname === '/__fake/requests' && req.method === 'GET') return send(200, requestsJson());
-      if (u.pathname === '/__fake/reset' && req.method === 'POST') {
-        resetState();
-        return send(200, { ok: true });
-      }
-      if (u.pathname === '/__fake/rules') {
-        if (req.method === 'GET') return send(200, { rules: rulesJson() });
-        if (req.method === 'DELETE') {
-          rules = [];
-          return send(200, { rules: [] });
-        }
-        if (req.method === 'POST' || req.method === 'PUT') {
-          try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]');
-            const list = Array.isArray(body) ? body : body && Array.isArray(body.rules) ? body.rules : null;
-            if (!list) throw new Error('expected a JSON array of rules or {"rules": [...]}');
-            const fresh = list.map(normaliseRule);
-            rules = body && body.append ? [...rules, ...fresh] : fresh;
-          } catch (err) {
-            return send(400, { error: String(err && err.message) });
-          }
-          return send(200, { rules: rulesJson() });
-        }
-      }
-      return send(404, { error: 'unknown control endpoint' });
-    });
   }
 
   function sendJson(res, rec, status, obj, extra = {}) {
@@ -558,11 +339,7 @@ export async function startFakeOpenAI(opts = {}) {
   }
 
   function sendError(res, rec, status, message) {
-    const extra = {};
-    const ra = rec.scenario.retry_after;
-    if (typeof ra === 'string' && ra !== 'none' && ra !== '') extra['retry-after'] = ra;
-    else if (ra === undefined && status === 429) extra['retry-after'] = '7';
-    else if (ra === undefined && status === 503) extra['retry-after'] = '3';
+    const extra = retryAfterHeader(rec.scenario, status, { 429: '7', 503: '3' });
     sendJson(res, rec, status, openaiError(status, message), extra);
   }
 
@@ -588,6 +365,12 @@ export async function startFakeOpenAI(opts = {}) {
       const n = tokenizeCount(j);
       return sendJson(res, rec, 200, { count: n, max_model_len: 32768, tokens: Array.from({ length: n }, (_, i) => 100 + i), token_strs: null });
     }
+    if (req.method === 'POST' && p === '/apply-template') {
+      // llama.cpp: the chat template applied to the messages, as the prompt text
+      const j = rec.json;
+      if (!j || !Array.isArray(j.messages)) return sendError(res, rec, 400, "'messages' is required (fake openai)");
+      return sendJson(res, rec, 200, { prompt: renderTemplate(j.messages) });
+    }
     if (req.method === 'GET' && (p === '/v1/models' || p === '/models')) {
       return sendJson(res, rec, 200, {
         object: 'list',
@@ -606,109 +389,45 @@ export async function startFakeOpenAI(opts = {}) {
     if (!json.stream || sc.json_answer) return sendJson(res, rec, 200, buildCompletion(sc, rec.body, json));
 
     const frames = buildChunks(sc, rec.body, json).map(frame);
-    const dropAfter = sc.drop_after !== undefined ? intOf(sc.drop_after, 0) : -1;
-    const errorAfter = sc.error_chunk_after !== undefined ? intOf(sc.error_chunk_after, 0) : -1;
-    const interval = intOf(sc.interval, 0);
-    const firstDelay = intOf(sc.first_chunk_delay, 0);
     const headers = {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache',
       'x-request-id': `req_fakeoai_${rec.seq}`,
       'x-fake-seq': String(rec.seq),
     };
-    rec.responseStatus = 200;
-    rec.responseHeaders = headers;
-    res.writeHead(200, headers);
-    res.flushHeaders();
-    let lastWrite = Promise.resolve();
-    for (let i = 0; i <= frames.length; i++) {
-      if (res.destroyed) return;
-      if (dropAfter >= 0 && i === dropAfter) {
-        await Promise.race([lastWrite, sleep(1000)]);
-        await sleep(10);
-        rec.dropped = true;
-        res.socket?.destroy();
-        res.destroy();
-        return;
-      }
-      if (errorAfter >= 0 && i === errorAfter) {
-        const f = frame({ error: { ...MIDSTREAM_ERROR } });
-        rec.sentFrames.push(f);
-        rec.sentAt.push(Date.now());
-        rec.framesSent++;
-        res.end(f);
-        return;
-      }
-      if (i === frames.length) break;
-      if (i === 0 && firstDelay > 0) await sleep(firstDelay);
-      else if (i > 0 && interval > 0) await sleep(interval);
-      if (res.destroyed) return;
-      rec.sentFrames.push(frames[i]);
-      rec.sentAt.push(Date.now());
-      rec.framesSent++;
-      lastWrite = new Promise((r) => res.write(frames[i], () => r()));
-    }
-    res.end();
+    await sendSse(res, rec, headers, frames, {
+      counter: 'framesSent',
+      dropAfter: countOf(sc.drop_after),
+      errorAfter: countOf(sc.error_chunk_after),
+      errorFrame: frame({ error: { ...MIDSTREAM_ERROR } }),
+      interval: intOf(sc.interval, 0),
+      firstDelay: intOf(sc.first_chunk_delay, 0),
+    });
   }
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = server.address().port;
-
-  return {
-    port,
-    host,
-    url: `http://${host}:${port}`,
-    server,
-    requests,
-    stats,
-    /** Recorded requests to exactly this pathname. */
-    requestsTo(pathname) {
-      return requests.filter((r) => r.path === pathname);
+  const fake = await startFakeServer({
+    opts,
+    preferBearer: true,
+    recordFields: () => ({ dropped: false, framesSent: 0 }),
+    onBody: (rec) => {
+      try {
+        rec.json = rec.body.length ? JSON.parse(rec.body.toString('utf8')) : undefined;
+      } catch {
+        rec.json = undefined;
+      }
     },
+    handle,
+    onCrash: (res, rec, err) => sendJson(res, rec, 500, openaiError(500, `fake openai crashed: ${err && err.message}`)),
+    requestJson,
+  });
+  return {
+    ...fake,
     /** Recorded POSTs to any path ending in /chat/completions. */
     chatRequests() {
-      return requests.filter((r) => r.method === 'POST' && r.path.endsWith('/chat/completions'));
-    },
-    lastRequest() {
-      return requests[requests.length - 1];
-    },
-    setRules,
-    addRule(rule) {
-      rules.push(normaliseRule(rule));
-    },
-    clearRules() {
-      rules = [];
-    },
-    rules: rulesJson,
-    reset: resetState,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(() => r()));
-      if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
+      return fake.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/chat/completions'));
     },
   };
 }
 
 // ----- standalone -----
-const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain) {
-  const args = process.argv.slice(2);
-  const get = (name) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const fake = await startFakeOpenAI({ port: get('--port') ? Number(get('--port')) : 0, host: get('--host') ?? '127.0.0.1' });
-  process.stdout.write(`FAKE_OPENAI_PORT=${fake.port}\n`);
-  const stop = async () => {
-    await fake.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
+await runIfMain(import.meta.url, startFakeOpenAI, 'FAKE_OPENAI_PORT');

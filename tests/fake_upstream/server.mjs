@@ -4,6 +4,9 @@
 // Standalone:  node tests/fake_upstream/server.mjs [--port N] [--host H]
 //              prints FAKE_UPSTREAM_PORT=<port> on stdout.
 //
+// The scenario and rules plumbing, request recording, control endpoints, SSE pacing and
+// start/stop are shared with tests/fake_openai/server.mjs (tests/lib/fake_server.mjs).
+//
 // Behaviour per request is chosen by the request header `x-fake-scenario`: comma-separated
 // directives (see SCENARIO DIRECTIVES below). Without it, POST /v1/messages answers a realistic
 // Message (JSON), or a realistic SSE stream when the body has "stream": true.
@@ -51,9 +54,10 @@
 //   hop_headers          add hop-by-hop response headers (Connection: keep-alive, x-fake-hop;
 //                        x-fake-hop: 1; Keep-Alive: timeout=59, max=977) that a proxy must not relay
 
-import http from 'node:http';
 import crypto from 'node:crypto';
-import { fileURLToPath } from 'node:url';
+import { parseScenario, intOf, sha256Hex, randomId, sleep, retryAfterHeader, countOf, sendSse, startFakeServer, runIfMain } from '../lib/fake_server.mjs';
+
+export { parseScenario, sha256Hex };
 
 export const DEFAULT_DELTAS = 3;
 export const FAKE_CACHE_CREATION_5M = 1024;
@@ -100,35 +104,10 @@ export const FAKE_MODELS = [
   retires_at: null,
 }));
 
-/** Parses an `x-fake-scenario` header value into an object of directives. */
-export function parseScenario(value) {
-  const s = {};
-  if (!value) return s;
-  const raw = Array.isArray(value) ? value.join(',') : String(value);
-  for (const part of raw.split(',')) {
-    const p = part.trim();
-    if (!p) continue;
-    const colon = p.indexOf(':');
-    if (colon < 0) s[p] = true;
-    else s[p.slice(0, colon).trim()] = p.slice(colon + 1).trim();
-  }
-  return s;
-}
-
-function intOf(v, dflt) {
-  if (v === undefined || v === true) return dflt;
-  const n = Number.parseInt(v, 10);
-  return Number.isFinite(n) ? n : dflt;
-}
-
 /** Deterministic token count of a request body (used by count_tokens and usage.input_tokens). */
 export function countTokensFor(body) {
   const len = Buffer.isBuffer(body) ? body.length : Buffer.byteLength(String(body));
   return Math.max(1, Math.ceil(len / 4));
-}
-
-export function sha256Hex(buf) {
-  return crypto.createHash('sha256').update(buf).digest('hex');
 }
 
 /** The text pieces (one per text_delta) of the answer for a scenario and request body. */
@@ -154,14 +133,6 @@ export function expectedText(scenario = {}, body = Buffer.alloc(0)) {
 export function fakeSignature(body) {
   const h = crypto.createHash('sha512').update('sig:').update(body).digest();
   return 'EqQBCkYIBxgCKkD' + Buffer.concat([h, h, h]).toString('base64');
-}
-
-function randomId(prefix, n = 24) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  const bytes = crypto.randomBytes(n);
-  let s = prefix;
-  for (let i = 0; i < n; i++) s += alphabet[bytes[i] % alphabet.length];
-  return s;
 }
 
 function splitJson(str, parts) {
@@ -302,127 +273,21 @@ export function errorBody(status, requestId, message) {
   return JSON.stringify({ type: 'error', error: { type, message: message || msg }, request_id: requestId });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 /** RFC 3339 UTC, whole seconds rounded up (never before ms), like Anthropic's anthropic-ratelimit-*-reset headers. */
 function rfc3339(ms) {
   return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace(/\.\d+Z$/, 'Z');
-}
-
-/** The credential a request carries: x-api-key, else the Bearer token, else null. */
-function apiKeyOf(req) {
-  const k = req.headers['x-api-key'];
-  if (typeof k === 'string' && k) return k;
-  const m = /^Bearer\s+(\S+)/i.exec(String(req.headers.authorization ?? ''));
-  return m ? m[1] : null;
-}
-
-function headerObject(rawHeaders) {
-  // Lower-cased names; repeated headers joined like node does for most (", "), but keep set-cookie style arrays.
-  const out = {};
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const k = rawHeaders[i].toLowerCase();
-    const v = rawHeaders[i + 1];
-    if (k in out) out[k] = Array.isArray(out[k]) ? [...out[k], v] : [out[k], v];
-    else out[k] = v;
-  }
-  return out;
 }
 
 /**
  * Starts the fake upstream. Options: {port=0, host='127.0.0.1', keepAliveTimeout=60000, requireKey=true, quiet=true}
  */
 export async function startFakeUpstream(opts = {}) {
-  const host = opts.host ?? '127.0.0.1';
   const requireKey = opts.requireKey ?? true;
-  const requests = [];
-  const stats = {
-    connections: { opened: 0, closed: 0, open: 0 },
-    requests: 0,
-    completed: 0,
-    aborted: 0,
-    dropped: 0,
-    inflight: 0,
-    max_inflight: 0,
-    by_path: {},
-  };
-  const sockets = new Set();
-  let seq = 0;
   let rateRemaining = 4000;
-  /** Scripted behaviour: [{key, path, scenario (string), times, used}] (see RULES). */
-  let rules = [];
 
-  function normaliseRule(r) {
-    if (!r || typeof r !== 'object') throw new Error('a rule must be an object');
-    const scenario = typeof r.scenario === 'string' ? r.scenario : '';
-    if (r.key !== undefined && r.key !== null && typeof r.key !== 'string') throw new Error('rule.key must be a string');
-    if (r.path !== undefined && r.path !== null && typeof r.path !== 'string') throw new Error('rule.path must be a string');
-    const times = r.times === undefined || r.times === null ? null : Number(r.times);
-    if (times !== null && !(Number.isInteger(times) && times >= 0)) throw new Error('rule.times must be a non-negative integer');
-    return { key: r.key ?? null, path: r.path ?? null, scenario, times, used: 0 };
-  }
-
-  function setRules(list) {
-    if (!Array.isArray(list)) throw new Error('rules must be an array');
-    rules = list.map(normaliseRule);
-  }
-
-  function rulesJson() {
-    return rules.map((r, index) => ({ index, key: r.key, path: r.path, scenario: r.scenario, times: r.times, used: r.used }));
-  }
-
-  /** The first live rule matching a request (and counts its use), or null. */
-  function takeRule(apiKey, pathname) {
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i];
-      if (r.key !== null && r.key !== apiKey) continue;
-      if (r.path !== null && r.path !== pathname) continue;
-      if (r.times !== null && r.used >= r.times) continue;
-      r.used++;
-      return { index: i, rule: r };
-    }
-    return null;
-  }
-
-  const server = http.createServer({ keepAliveTimeout: opts.keepAliveTimeout ?? 60000, requestTimeout: 0, headersTimeout: 60000 });
-  server.keepAliveTimeout = opts.keepAliveTimeout ?? 60000;
-  server.maxHeadersCount = 0;
-
-  server.on('connection', (socket) => {
-    stats.connections.opened++;
-    stats.connections.open++;
-    sockets.add(socket);
-    socket.setNoDelay(true);
-    socket.on('close', () => {
-      stats.connections.closed++;
-      stats.connections.open--;
-      sockets.delete(socket);
-    });
-  });
-
-  function resetState() {
-    requests.length = 0;
-    rules = [];
-    stats.connections.opened = stats.connections.open;
-    stats.connections.closed = 0;
-    stats.requests = 0;
-    stats.completed = 0;
-    stats.aborted = 0;
-    stats.dropped = 0;
-    stats.max_inflight = stats.inflight;
-    stats.by_path = {};
-  }
-
-  function snapshotStats() {
-    return JSON.parse(JSON.stringify(stats));
-  }
-
-  function requestsJson() {
-    return requests.map((r) => ({
-      seq: r.seq,
-      method: r.method,
-      url: r.url,
-      path: r.path,
+  /** A recorded request in /__fake/requests (after seq, method, url, path). */
+  function requestJson(r) {
+    return {
       query: r.query,
       headers: r.headers,
       rawHeaders: r.rawHeaders,
@@ -441,123 +306,7 @@ export async function startFakeUpstream(opts = {}) {
       events_sent: r.eventsSent,
       response_status: r.responseStatus,
       response_headers: r.responseHeaders,
-    }));
-  }
-
-  server.on('request', (req, res) => {
-    const u = new URL(req.url, 'http://fake');
-    if (u.pathname.startsWith('/__fake/')) return control(req, res, u);
-
-    const apiKey = apiKeyOf(req);
-    const applied = takeRule(apiKey, u.pathname);
-    const scenario = parseScenario(req.headers['x-fake-scenario']);
-    if (applied) Object.assign(scenario, parseScenario(applied.rule.scenario));
-    const rec = {
-      seq: ++seq,
-      method: req.method,
-      url: req.url,
-      path: u.pathname,
-      query: u.search,
-      headers: headerObject(req.rawHeaders),
-      rawHeaders: [...req.rawHeaders],
-      body: null,
-      json: undefined,
-      requestId: randomId('req_fake_'),
-      apiKey,
-      rule: applied ? applied.index : null,
-      scenario,
-      aborted: false,
-      completed: false,
-      receivedAt: Date.now(),
-      abortedAt: null,
-      bodyDoneAt: null,
-      eventsSent: 0,
-      sentFrames: [], // SSE frames written, in order (strings)
-      sentAt: [], // Date.now() when each frame was written
-      responseStatus: null,
-      responseHeaders: null,
-      responseBody: null, // for non-SSE answers: the exact body string
     };
-    requests.push(rec);
-    stats.requests++;
-    stats.by_path[u.pathname] = (stats.by_path[u.pathname] || 0) + 1;
-    stats.inflight++;
-    stats.max_inflight = Math.max(stats.max_inflight, stats.inflight);
-
-    let finished = false;
-    res.on('finish', () => {
-      finished = true;
-    });
-    res.on('close', () => {
-      stats.inflight--;
-      if (rec.dropped) {
-        stats.dropped++;
-      } else if (finished) {
-        rec.completed = true;
-        stats.completed++;
-      } else {
-        // the client went away before the response ended
-        rec.aborted = true;
-        rec.abortedAt = Date.now();
-        stats.aborted++;
-      }
-    });
-
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('error', () => {});
-    req.on('end', () => {
-      rec.body = Buffer.concat(chunks);
-      rec.bodyDoneAt = Date.now();
-      handle(req, res, u, rec).catch((err) => {
-        try {
-          if (!res.headersSent) {
-            res.writeHead(500, { 'content-type': 'application/json' });
-            res.end(errorBody(500, rec.requestId, `fake upstream crashed: ${err && err.message}`));
-          } else res.destroy();
-        } catch {
-          /* ignore */
-        }
-      });
-    });
-  });
-
-  function control(req, res, u) {
-    const send = (status, obj) => {
-      const b = JSON.stringify(obj);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
-      res.end(b);
-    };
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      if (u.pathname === '/__fake/stats' && req.method === 'GET') return send(200, snapshotStats());
-      if (u.pathname === '/__fake/requests' && req.method === 'GET') return send(200, requestsJson());
-      if (u.pathname === '/__fake/reset' && req.method === 'POST') {
-        resetState();
-        return send(200, { ok: true });
-      }
-      if (u.pathname === '/__fake/rules') {
-        if (req.method === 'GET') return send(200, { rules: rulesJson() });
-        if (req.method === 'DELETE') {
-          rules = [];
-          return send(200, { rules: [] });
-        }
-        if (req.method === 'POST' || req.method === 'PUT') {
-          try {
-            const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '[]');
-            const list = Array.isArray(body) ? body : body && Array.isArray(body.rules) ? body.rules : null;
-            if (!list) throw new Error('expected a JSON array of rules or {"rules": [...]}');
-            const fresh = list.map(normaliseRule);
-            rules = body && body.append ? [...rules, ...fresh] : fresh;
-          } catch (err) {
-            return send(400, { error: String(err && err.message) });
-          }
-          return send(200, { rules: rulesJson() });
-        }
-      }
-      return send(404, { error: 'unknown control endpoint' });
-    });
   }
 
   function rateLimitHeaders(rec) {
@@ -622,10 +371,7 @@ export async function startFakeUpstream(opts = {}) {
   }
 
   function sendError(res, rec, status, message) {
-    const extra = {};
-    const ra = rec.scenario.retry_after;
-    if (typeof ra === 'string' && ra !== 'none' && ra !== '') extra['retry-after'] = ra;
-    else if (ra === undefined && (status === 429 || status === 529)) extra['retry-after'] = '7';
+    const extra = retryAfterHeader(rec.scenario, status, { 429: '7', 529: '7' });
     sendJson(res, rec, status, errorBody(status, rec.requestId, message), extra);
   }
 
@@ -711,10 +457,7 @@ export async function startFakeUpstream(opts = {}) {
 
     const events = buildStreamEvents(sc, rec.body, json);
     const frames = events.map(frameEvent);
-    const dropAfter = sc.drop_after !== undefined ? intOf(sc.drop_after, 0) : -1;
-    const errorAfter = sc.error_event_after !== undefined ? intOf(sc.error_event_after, 0) : -1;
-    const interval = intOf(sc.interval, 0);
-    const firstEventDelay = intOf(sc.first_event_delay, 0);
+    const errorAfter = countOf(sc.error_event_after);
 
     const headers = {
       ...commonHeaders(rec),
@@ -728,47 +471,15 @@ export async function startFakeUpstream(opts = {}) {
       } else total = frames.join('');
       headers['content-length'] = String(Buffer.byteLength(total));
     }
-    rec.responseStatus = 200;
-    rec.responseHeaders = headers;
-    res.writeHead(200, headers);
-    res.flushHeaders();
 
-    let lastWrite = Promise.resolve();
-    for (let i = 0; i <= frames.length; i++) {
-      if (res.destroyed) return;
-      if (dropAfter >= 0 && i === dropAfter) {
-        // let what was written reach the wire first
-        await Promise.race([lastWrite, sleep(1000)]);
-        await sleep(10);
-        rec.dropped = true;
-        // destroy without the terminating chunk, as a broken upstream connection would
-        res.socket?.destroy();
-        res.destroy();
-        return;
-      }
-      if (errorAfter >= 0 && i === errorAfter) {
-        const f = frameEvent(overloadedEvent(rec));
-        rec.sentFrames.push(f);
-        rec.sentAt.push(Date.now());
-        res.end(f);
-        rec.eventsSent++;
-        return;
-      }
-      if (i === frames.length) break;
-      if (interval > 0 && i > 0) {
-        await sleep(interval);
-        if (res.destroyed) return;
-      }
-      if (firstEventDelay > 0 && i === 0) {
-        await sleep(firstEventDelay);
-        if (res.destroyed) return;
-      }
-      rec.sentFrames.push(frames[i]);
-      rec.sentAt.push(Date.now());
-      lastWrite = new Promise((r) => res.write(frames[i], () => r()));
-      rec.eventsSent++;
-    }
-    res.end();
+    await sendSse(res, rec, headers, frames, {
+      counter: 'eventsSent',
+      dropAfter: countOf(sc.drop_after),
+      errorAfter,
+      errorFrame: frameEvent(overloadedEvent(rec)),
+      interval: intOf(sc.interval, 0),
+      firstDelay: intOf(sc.first_event_delay, 0),
+    });
   }
 
   function overloadedEvent(rec) {
@@ -778,71 +489,32 @@ export async function startFakeUpstream(opts = {}) {
     };
   }
 
-  await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const fake = await startFakeServer({
+    opts,
+    trackMaxInflight: true,
+    maxHeadersCount: 0,
+    recordFields: () => ({ requestId: randomId('req_fake_'), bodyDoneAt: null, eventsSent: 0 }),
+    onBody: (rec) => {
+      rec.bodyDoneAt = Date.now();
+    },
+    handle,
+    onCrash: (res, rec, err) => {
+      res.writeHead(500, { 'content-type': 'application/json' });
+      res.end(errorBody(500, rec.requestId, `fake upstream crashed: ${err && err.message}`));
+    },
+    requestJson,
   });
-  const port = server.address().port;
-
   return {
-    port,
-    host,
-    url: `http://${host}:${port}`,
-    server,
-    requests,
-    stats,
-    /** Requests whose path is not a control path, optionally filtered by pathname. */
-    requestsTo(pathname) {
-      return requests.filter((r) => r.path === pathname);
-    },
-    lastRequest() {
-      return requests[requests.length - 1];
-    },
+    ...fake,
     /** The api keys (apiKey) of the requests to pathname (default /v1/messages), in order. */
     keysSeen(pathname = '/v1/messages') {
-      return requests.filter((r) => r.path === pathname).map((r) => r.apiKey);
+      return fake.requests.filter((r) => r.path === pathname).map((r) => r.apiKey);
     },
-    /** Replaces the rules (see RULES). */
-    setRules,
-    /** Appends one rule. */
-    addRule(rule) {
-      rules.push(normaliseRule(rule));
-    },
-    clearRules() {
-      rules = [];
-    },
-    /** The rules with their `used` counts. */
-    rules: rulesJson,
-    reset: resetState,
-    snapshotStats,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(() => r()));
-      if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
+    snapshotStats() {
+      return JSON.parse(JSON.stringify(fake.stats));
     },
   };
 }
 
 // ----- standalone -----
-const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1];
-if (isMain) {
-  const args = process.argv.slice(2);
-  const get = (name) => {
-    const i = args.indexOf(name);
-    return i >= 0 ? args[i + 1] : undefined;
-  };
-  const fake = await startFakeUpstream({
-    port: get('--port') ? Number(get('--port')) : 0,
-    host: get('--host') ?? '127.0.0.1',
-  });
-  process.stdout.write(`FAKE_UPSTREAM_PORT=${fake.port}\n`);
-  const stop = async () => {
-    await fake.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-}
+await runIfMain(import.meta.url, startFakeUpstream, 'FAKE_UPSTREAM_PORT');

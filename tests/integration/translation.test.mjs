@@ -5,101 +5,71 @@
 // per-upstream [upstream.openai] options (see /tmp/spec/translation-contract.md, docs).
 import { test, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  startFakeOpenAI,
-  parseScenario,
-  expectedText,
-  anthropicUsageFor,
-  errorMessageFor,
-  REASONING_TEXT,
-  TOOL_ARGS,
-  TOOL_IDS,
-  MIDSTREAM_ERROR,
-} from '../fake_openai/server.mjs';
-import { startClove, stopCloveChecked, clientHeaders, anthropicErrorProblems, resetCredentialStates, CLIENT_KEY } from '../lib/clove.mjs';
+import { parseScenario, expectedText, anthropicUsageFor, errorMessageFor, REASONING_TEXT, TOOL_ARGS, TOOL_IDS, MIDSTREAM_ERROR, tokenizeCount, renderTemplate } from '../fake_openai/server.mjs';
+import { clientHeaders, anthropicErrorProblems, resetCredentialStates, CLIENT_KEY } from '../lib/clove.mjs';
 import { request, waitFor } from '../lib/http.mjs';
 import { grammarProblems } from '../lib/sse.mjs';
-import {
-  OAI_KEY,
-  openaiUpstreamEntry,
-  configWithUpstreams,
-  assembleStream,
-  streamText,
-  assertOpenAIUpstreamHeaders,
-  oaiText,
-  rewrittenToolId,
-  PNG_1X1_BASE64,
-} from '../lib/openai.mjs';
+import { useCloveWithFakeOpenAI, OAI_KEY, onlyChatRequest, openaiUpstreamEntry, assembleStream, streamText, assertOpenAIUpstreamHeaders, oaiText, rewrittenToolId, PNG_1X1_BASE64 } from '../lib/openai.mjs';
 
 const MODEL = 'claude-oai'; // model_map -> qwen3
 const LITE = 'lite-model'; // upstream "oai-lite": base_url .../v1, reduced capabilities
 const CUSTOM = 'custom-model'; // upstream "oai-custom": base_url .../custom/chat/completions
 const X2 = 'x2-model'; // upstream "oai-x2": token_factor = 2.0
 
-let fake;
-let clove;
-
-before(async () => {
-  fake = await startFakeOpenAI();
-  clove = await startClove({
-    config: configWithUpstreams([
-      openaiUpstreamEntry(fake.url, { openai: { max_stop: 4, stream_usage: true } }),
-      openaiUpstreamEntry(`${fake.url}/v1`, {
-        name: 'oai-lite',
-        api_key: 'sk-oai-lite',
-        models: ['lite-*'],
-        model_map: undefined,
-        openai: {
-          tools: false,
-          images: false,
-          max_tokens_field: 'max_completion_tokens',
-          stream_usage: false,
-          send_top_k: true,
-          reasoning_control: 'reasoning_effort',
-          max_stop: 2,
-        },
-      }),
-      openaiUpstreamEntry(`${fake.url}/custom/chat/completions`, {
-        name: 'oai-custom',
-        api_key: 'sk-oai-custom',
-        models: ['custom-*'],
-        model_map: undefined,
-      }),
-      openaiUpstreamEntry(fake.url, {
-        name: 'oai-x2',
-        api_key: 'sk-oai-x2',
-        models: ['x2-*'],
-        model_map: undefined,
-        openai: { token_factor: 2.0 },
-      }),
-    ]),
-  });
-});
-after(async () => {
-  try {
-    if (clove) await stopCloveChecked(clove);
-  } finally {
-    await fake.close();
-  }
-});
-beforeEach(async () => {
-  // an upstream 401/429/5xx changes the credential's state in Clove; start every test clean
-  await resetCredentialStates(clove);
-  fake.reset();
-});
+const ctx = useCloveWithFakeOpenAI({ before, after, beforeEach }, (url) => [
+  openaiUpstreamEntry(url, { openai: { max_stop: 4, stream_usage: true } }),
+  openaiUpstreamEntry(`${url}/v1`, {
+    name: 'oai-lite',
+    api_key: 'sk-oai-lite',
+    models: ['lite-*'],
+    model_map: undefined,
+    openai: {
+      tools: false,
+      images: false,
+      max_tokens_field: 'max_completion_tokens',
+      stream_usage: false,
+      send_top_k: true,
+      reasoning_control: 'reasoning_effort',
+      max_stop: 2,
+    },
+  }),
+  openaiUpstreamEntry(`${url}/custom/chat/completions`, {
+    name: 'oai-custom',
+    api_key: 'sk-oai-custom',
+    models: ['custom-*'],
+    model_map: undefined,
+  }),
+  openaiUpstreamEntry(url, {
+    name: 'oai-vllm',
+    api_key: 'sk-oai-vllm',
+    models: ['vllm-*'],
+    model_map: { 'vllm-claude': 'Qwen/Qwen3-8B' },
+    openai: { tokenize: 'vllm' },
+  }),
+  openaiUpstreamEntry(`${url}/v1`, {
+    name: 'oai-llama',
+    api_key: 'sk-oai-llama',
+    models: ['llama-*'],
+    model_map: undefined,
+    openai: { tokenize: 'llamacpp' },
+  }),
+  openaiUpstreamEntry(url, {
+    name: 'oai-x2',
+    api_key: 'sk-oai-x2',
+    models: ['x2-*'],
+    model_map: undefined,
+    openai: { token_factor: 2.0 },
+  }),
+]);
 
 const THINKING = { max_tokens: 4096, thinking: { type: 'enabled', budget_tokens: 1024 } };
 const body = (extra = {}) => ({ model: MODEL, max_tokens: 256, messages: [{ role: 'user', content: 'Say hello.' }], ...extra });
 function post(b, { path = '/v1/messages', headers = {} } = {}) {
-  return request(`${clove.url}${path}`, { headers: clientHeaders(headers), body: JSON.stringify(b), timeoutMs: 30000 });
+  return request(`${ctx.clove.url}${path}`, { headers: clientHeaders(headers), body: JSON.stringify(b), timeoutMs: 30000 });
 }
-const scenario = (s) => fake.setRules([{ path: null, scenario: s }]);
+const scenario = (s) => ctx.fake.setRules([{ path: null, scenario: s }]);
 
-function onlyChat() {
-  const reqs = fake.chatRequests();
-  assert.equal(reqs.length, 1, `expected one upstream chat request, got ${reqs.length}: ${reqs.map((r) => r.path)}`);
-  return reqs[0];
-}
+const onlyChat = () => onlyChatRequest(ctx.fake);
 
 function okStream(r) {
   assert.equal(r.status, 200, `status ${r.status}: ${r.text?.slice(0, 500)}`);
@@ -202,7 +172,7 @@ test('request mapping: system first, sampling, stop, metadata.user_id, tools and
     [{ type: 'auto', disable_parallel_tool_use: true }, 'auto', false],
   ];
   for (const [anthropicChoice, openaiChoice, parallel] of choices) {
-    fake.reset();
+    ctx.fake.reset();
     const r = await post(
       body({
         system: [
@@ -254,7 +224,7 @@ test('request mapping: system first, sampling, stop, metadata.user_id, tools and
 
 test('thinking from reasoning_content and from reasoning: a thinking block closed by a signature', async () => {
   for (const sc of ['reasoning', 'reasoning:reasoning']) {
-    fake.reset();
+    ctx.fake.reset();
     scenario(sc);
     const s = okStream(await post(body({ stream: true, ...THINKING })));
     assert.deepEqual(
@@ -272,7 +242,7 @@ test('thinking from reasoning_content and from reasoning: a thinking block close
     assert.equal(streamText(s), expectedText({}));
     assert.equal(s.delta.delta.stop_reason, 'end_turn');
     // and the same answer aggregated
-    fake.reset();
+    ctx.fake.reset();
     scenario(sc);
     const m = okJson(await post(body(THINKING)));
     assert.deepEqual(
@@ -291,7 +261,7 @@ test('parallel tool calls (in order, interleaved, text first): tool_use blocks w
     { name: 'clock', input_schema: { type: 'object' } },
   ];
   for (const sc of ['tool_calls:2,arg_chunks:9', 'tool_calls:2,interleave,arg_chunks:5', 'tool_calls:2,tool_text']) {
-    fake.reset();
+    ctx.fake.reset();
     scenario(sc);
     const s = okStream(await post(body({ stream: true, tools })));
     const withText = sc.includes('tool_text');
@@ -310,7 +280,7 @@ test('parallel tool calls (in order, interleaved, text first): tool_use blocks w
     assert.equal(s.delta.delta.stop_reason, 'tool_use');
   }
   // aggregated
-  fake.reset();
+  ctx.fake.reset();
   scenario('tool_calls:2');
   const m = okJson(await post(body({ tools })));
   assert.deepEqual(
@@ -341,7 +311,7 @@ test('an upstream tool id that is not ^[A-Za-z0-9_-]+$ is rewritten for the clie
   assert.equal(tu.start.id.toLowerCase(), rewrittenToolId(original).toLowerCase(), `client id ${tu.start.id}`);
   assert.match(tu.start.id, /^toolu_/);
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('deltas:2');
   const turn2 = okJson(
     await post(
@@ -417,10 +387,10 @@ test('tool_result with is_error is sent prefixed "Error: "; server tools answer 
   assert.match(oaiText(tool.content), /^Error: /);
   assert.ok(oaiText(tool.content).includes('location missing'));
 
-  fake.reset();
+  ctx.fake.reset();
   const r = await post(body({ tools: [{ type: 'web_search_20250305', name: 'web_search', max_uses: 2 }] }));
   assert.deepEqual(anthropicErrorProblems(r, 400, 'invalid_request_error'), [], r.text);
-  assert.equal(fake.requests.length, 0);
+  assert.equal(ctx.fake.requests.length, 0);
 });
 
 test('output_config.format json_schema -> response_format json_schema', async () => {
@@ -437,11 +407,11 @@ test('finish_reason length -> max_tokens, content_filter -> refusal', async () =
     ['length', 'max_tokens'],
     ['finish:content_filter', 'refusal'],
   ]) {
-    fake.reset();
+    ctx.fake.reset();
     scenario(sc);
     const s = okStream(await post(body({ stream: true })));
     assert.equal(s.delta.delta.stop_reason, want, sc);
-    fake.reset();
+    ctx.fake.reset();
     scenario(sc);
     assert.equal(okJson(await post(body())).stop_reason, want, `${sc} (JSON)`);
   }
@@ -457,7 +427,7 @@ test('stop sequence the backend ignores, split across chunks: enforced by the ga
   assert.equal(s.delta.delta.stop_reason, 'stop_sequence');
   assert.equal(s.delta.delta.stop_sequence, 'STOP');
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('stop_ignored');
   const m = okJson(await post(body({ stop_sequences: ['STOP'] })));
   assert.equal(m.content[0].text, 'Hello ');
@@ -478,7 +448,7 @@ test('stop sequences: more than max_stop, hold-back released when nothing matche
   assert.equal(s.delta.delta.stop_sequence, 'STOP');
 
   // a partial match ("ST" then "ART") must not lose text
-  fake.reset();
+  ctx.fake.reset();
   scenario('text:Hello ST|ART now');
   s = okStream(await post(body({ stream: true, stop_sequences: ['STOP'] })));
   assert.equal(streamText(s), 'Hello START now');
@@ -486,14 +456,14 @@ test('stop sequences: more than max_stop, hold-back released when nothing matche
   assert.equal(s.delta.delta.stop_sequence, null);
 
   // a held-back tail at the end of the stream is flushed
-  fake.reset();
+  ctx.fake.reset();
   scenario('text:Hello S|T');
   s = okStream(await post(body({ stream: true, stop_sequences: ['STOP'] })));
   assert.equal(streamText(s), 'Hello ST');
   assert.equal(s.delta.delta.stop_reason, 'end_turn');
 
   // the matched sequence is reported exactly (the second of two), across three chunks
-  fake.reset();
+  ctx.fake.reset();
   scenario('text:abc X|Y|Z tail');
   s = okStream(await post(body({ stream: true, stop_sequences: ['NOPE', 'XYZ'] })));
   assert.equal(streamText(s), 'abc ');
@@ -548,13 +518,19 @@ test('images: base64 -> data: URL image_url part, url -> url', async () => {
   assert.equal(parts[2].image_url.url, 'https://example.com/cat.jpg');
 });
 
-test('mid-stream connection drop -> event: error (api_error), no message_stop', async () => {
-  scenario('deltas:6,drop_after:3,interval:30');
+/** A streamed answer under scenario sc that must be a 200 stream ending in an error event, assembled. */
+async function erroredStream(sc) {
+  scenario(sc);
   const r = await post(body({ stream: true }));
   assert.equal(r.status, 200);
   assert.deepEqual(grammarProblems(r.events, { allowError: true }), [], r.text.slice(0, 2000));
   const s = assembleStream(r.events);
   assert.ok(s.error, `no error event:\n${r.text.slice(0, 2000)}`);
+  return s;
+}
+
+test('mid-stream connection drop -> event: error (api_error), no message_stop', async () => {
+  const s = await erroredStream('deltas:6,drop_after:3,interval:30');
   assert.equal(s.error.type, 'error');
   assert.equal(s.error.error.type, 'api_error');
   assert.equal(s.stopped, false);
@@ -563,12 +539,7 @@ test('mid-stream connection drop -> event: error (api_error), no message_stop', 
 });
 
 test('upstream data: {"error": ...} mid-stream -> event: error, no message_stop', async () => {
-  scenario('deltas:6,error_chunk_after:3');
-  const r = await post(body({ stream: true }));
-  assert.equal(r.status, 200);
-  assert.deepEqual(grammarProblems(r.events, { allowError: true }), [], r.text.slice(0, 2000));
-  const s = assembleStream(r.events);
-  assert.ok(s.error, `no error event:\n${r.text.slice(0, 2000)}`);
+  const s = await erroredStream('deltas:6,error_chunk_after:3');
   assert.equal(s.error.error.type, 'api_error');
   assert.ok(String(s.error.error.message).includes(MIDSTREAM_ERROR.message), `message: ${s.error.error.message}`);
   assert.equal(s.stopped, false);
@@ -582,12 +553,12 @@ test('EOF before any finish_reason -> event: error; EOF after finish + usage wit
   assert.equal(s.error.error.type, 'api_error');
   assert.equal(s.stopped, false);
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('finish:none,no_usage,no_done');
   r = await post(body());
   assert.ok(r.status >= 500, `JSON request whose upstream stream ended without finish_reason: status ${r.status} ${r.text}`);
 
-  fake.reset();
+  ctx.fake.reset();
   scenario('no_done');
   r = await post(body({ stream: true }));
   s = okStream(r);
@@ -605,8 +576,8 @@ for (const [upstream, status, type] of [
 ]) {
   test(`upstream HTTP ${upstream} -> Anthropic error ${status} ${type} with the upstream message`, async () => {
     for (const stream of [false, true]) {
-      await resetCredentialStates(clove);
-      fake.reset();
+      await resetCredentialStates(ctx.clove);
+      ctx.fake.reset();
       scenario(`error:${upstream}`);
       const r = await post(body({ stream }));
       assert.deepEqual(anthropicErrorProblems(r, status, type), [], `stream=${stream}: ${r.status} ${r.text}`);
@@ -614,7 +585,7 @@ for (const [upstream, status, type] of [
       // the fake sends retry-after 7 with 429 and 3 with 503: relayed
       const ra = { 429: '7', 503: '3' }[upstream];
       if (ra) assert.equal(r.headers['retry-after'], ra, `stream=${stream}: retry-after`);
-      assert.ok(fake.chatRequests().length >= 1);
+      assert.ok(ctx.fake.chatRequests().length >= 1);
     }
   });
 }
@@ -636,7 +607,50 @@ test('count_tokens for an OpenAI-served model: local estimate, x-clove-token-cou
     { path: '/v1/messages/count_tokens' },
   );
   assert.ok(withTools.json().input_tokens > n1, 'tools count too');
-  assert.equal(fake.requests.length, 0, `nothing sent upstream: ${fake.requests.map((x) => x.path)}`);
+  assert.equal(ctx.fake.requests.length, 0, `nothing sent upstream: ${ctx.fake.requests.map((x) => x.path)}`);
+});
+
+test('count_tokens with tokenize = "vllm": the backend counts the translated messages', async () => {
+  const countBody = { model: 'vllm-claude', system: 'Be brief.', messages: [{ role: 'user', content: 'Count me, please.' }] };
+  const r = await post(countBody, { path: '/v1/messages/count_tokens' });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers['x-clove-token-count'], 'tokenizer');
+  const reqs = ctx.fake.requests;
+  assert.equal(reqs.length, 1, `one tokenizer call: ${reqs.map((x) => x.path)}`);
+  const t = reqs[0];
+  assert.equal(t.path, '/tokenize', 'at the server root');
+  assert.equal(t.headers.authorization, 'Bearer sk-oai-vllm');
+  assert.equal(t.json.model, 'Qwen/Qwen3-8B', 'the mapped model');
+  assert.equal(t.json.add_generation_prompt, true);
+  assert.deepEqual(t.json.messages, [
+    { role: 'system', content: 'Be brief.' },
+    { role: 'user', content: 'Count me, please.' },
+  ]);
+  assert.deepEqual(r.json(), { input_tokens: tokenizeCount(t.json) });
+  // the tokenizer failing: the local estimate answers, marked as such
+  scenario('error:500');
+  const fallback = await post(countBody, { path: '/v1/messages/count_tokens' });
+  assert.equal(fallback.status, 200, fallback.text);
+  assert.equal(fallback.headers['x-clove-token-count'], 'estimate');
+  assert.ok(fallback.json().input_tokens > 0);
+});
+
+test('count_tokens with tokenize = "llamacpp": /apply-template, then /tokenize of the prompt', async () => {
+  const r = await post(
+    { model: 'llama-3', messages: [{ role: 'user', content: 'Hi there' }, { role: 'assistant', content: 'Hello' }, { role: 'user', content: 'Count' }] },
+    { path: '/v1/messages/count_tokens' },
+  );
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.headers['x-clove-token-count'], 'tokenizer');
+  const paths = ctx.fake.requests.map((x) => x.path);
+  assert.deepEqual(paths, ['/apply-template', '/tokenize'], 'the base_url /v1 is not part of the tokenizer paths');
+  const prompt = renderTemplate([
+    { role: 'user', content: 'Hi there' },
+    { role: 'assistant', content: 'Hello' },
+    { role: 'user', content: 'Count' },
+  ]);
+  assert.deepEqual(ctx.fake.requests[1].json, { content: prompt });
+  assert.deepEqual(r.json(), { input_tokens: tokenizeCount({ content: prompt }) });
 });
 
 test('count_tokens: token_factor scales the local estimate', async () => {
@@ -649,13 +663,13 @@ test('count_tokens: token_factor scales the local estimate', async () => {
   const n1 = one.json().input_tokens;
   const n2 = two.json().input_tokens;
   assert.ok(Math.abs(n2 - 2 * n1) <= 2, `token_factor 2.0: ${n2} vs 2 x ${n1}`);
-  assert.equal(fake.requests.length, 0);
+  assert.equal(ctx.fake.requests.length, 0);
 });
 
 test('base_url forms: ".../v1" appends /chat/completions, ".../chat/completions" is used as is', async () => {
   okJson(await post(body({ model: LITE })));
   okJson(await post(body({ model: CUSTOM })));
-  const reqs = fake.chatRequests();
+  const reqs = ctx.fake.chatRequests();
   assert.deepEqual(
     reqs.map((x) => [x.path, x.headers.authorization]),
     [
@@ -704,14 +718,14 @@ test('tools = false / images = false: such requests are refused with 400 before 
     }),
   );
   assert.deepEqual(anthropicErrorProblems(r, 400, 'invalid_request_error'), [], r.text);
-  assert.equal(fake.chatRequests().length, 0);
+  assert.equal(ctx.fake.chatRequests().length, 0);
 });
 
 test('the client key is never sent upstream, and a wrong client key never reaches it', async () => {
   let r = await post(body(), { headers: { 'x-api-key': 'ck-wrong' } });
   assert.equal(r.status, 401);
-  assert.equal(fake.requests.length, 0);
-  r = await request(`${clove.url}/v1/messages`, {
+  assert.equal(ctx.fake.requests.length, 0);
+  r = await request(`${ctx.clove.url}/v1/messages`, {
     headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', authorization: `Bearer ${CLIENT_KEY}` },
     body: JSON.stringify(body()),
   });

@@ -3,7 +3,8 @@
 // OpenAI-compatible upstream.
 
 import assert from 'node:assert/strict';
-import { defaultConfig, CLIENT_KEY } from './clove.mjs';
+import { defaultConfig, startClove, stopCloveChecked, resetCredentialStates, CLIENT_KEY } from './clove.mjs';
+import { startFakeOpenAI } from '../fake_openai/server.mjs';
 
 /** The operator key of the main OpenAI-kind upstream in these tests. */
 export const OAI_KEY = 'sk-oai-secret';
@@ -29,6 +30,40 @@ export function configWithUpstreams(upstreams, opts = {}) {
   const cfg = defaultConfig('http://127.0.0.1:9', opts);
   cfg.upstream = upstreams;
   return cfg;
+}
+
+/**
+ * Registers node:test hooks for a test file: one fake OpenAI-compatible upstream and one Clove
+ * whose upstreams are upstreamsOf(fake.url) (configWithUpstreams) for the whole file; before each
+ * test the credential states in Clove (an upstream 401/429/5xx changes them) and the fake's
+ * records and rules are reset. Returns an object whose .fake and .clove are set once the `before`
+ * hook ran.
+ */
+export function useCloveWithFakeOpenAI(hooks, upstreamsOf) {
+  const ctx = { fake: null, clove: null };
+  hooks.before(async () => {
+    ctx.fake = await startFakeOpenAI();
+    ctx.clove = await startClove({ config: configWithUpstreams(upstreamsOf(ctx.fake.url)) });
+  });
+  hooks.after(async () => {
+    try {
+      if (ctx.clove) await stopCloveChecked(ctx.clove);
+    } finally {
+      if (ctx.fake) await ctx.fake.close();
+    }
+  });
+  hooks.beforeEach(async () => {
+    await resetCredentialStates(ctx.clove);
+    ctx.fake.reset();
+  });
+  return ctx;
+}
+
+/** The one chat request the fake OpenAI upstream received (asserts there was exactly one). */
+export function onlyChatRequest(fake) {
+  const reqs = fake.chatRequests();
+  assert.equal(reqs.length, 1, `expected one upstream chat request, got ${reqs.length}: ${reqs.map((r) => r.path)}`);
+  return reqs[0];
 }
 
 /** Text of an OpenAI message `content` (string, null, or an array of text parts). */

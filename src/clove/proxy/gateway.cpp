@@ -22,6 +22,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/error.hpp>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <array>
@@ -421,7 +422,22 @@ private:
     /// Reads the rest of an error response body (decoded, at most 64 KiB) after its head.
     asio::awaitable<bool> ReadErrorBody(upstream::Connection& conn, const upstream::ResponseHead& resp, ByteBuffer& buf,
                                         size_t buffered, size_t head_size, std::string& out,
-                                        std::chrono::milliseconds timeout);
+                                        std::chrono::milliseconds timeout, size_t max_body = 64 * 1024);
+    /// One small request to an upstream outside the proxy flow (a tokenizer endpoint): status and
+    /// body (at most 16 MiB), or nullopt when no answer came.
+    asio::awaitable<std::optional<std::pair<int, std::string>>> SmallExchange(const UpstreamRuntime& up,
+                                                                              const CredentialRuntime* cred,
+                                                                              const http::Exchange& ex,
+                                                                              std::string path, std::string body);
+    /// SmallExchange for a JSON answer: the value of its top-level `field` when the status is 200.
+    asio::awaitable<std::optional<boost::json::value>> PostForField(const UpstreamRuntime& up,
+                                                                    const CredentialRuntime* cred,
+                                                                    const http::Exchange& ex, std::string path,
+                                                                    std::string body, std::string field);
+    /// count_tokens from the backend's own tokenizer (`tokenize` = vllm | llamacpp): -1 when it
+    /// cannot answer (the caller then estimates).
+    asio::awaitable<int64_t> CountWithTokenizer(const http::Exchange& ex, const UpstreamRuntime& up,
+                                                const CredentialRuntime* cred, std::string upstream_model);
     void BuildUpstreamHead(const http::Exchange& ex, const UpstreamRuntime& up, const CredentialRuntime* cred,
                            size_t body_size, std::string& head) const;
     /// The head of a translated request (an OpenAI-kind upstream, or the OpenAI front to an
@@ -586,8 +602,8 @@ asio::awaitable<bool> Gateway::SendKeepalive(http::Exchange& ex, RequestRecord& 
 
 asio::awaitable<bool> Gateway::ReadErrorBody(upstream::Connection& conn, const upstream::ResponseHead& resp,
                                              ByteBuffer& buf, size_t buffered, size_t head_size, std::string& out,
-                                             std::chrono::milliseconds timeout) {
-    constexpr size_t kMaxErrorBody = 64 * 1024;
+                                             std::chrono::milliseconds timeout, size_t max_body) {
+    const size_t kMaxErrorBody = max_body;
     http::BodyDecoder decoder;
     StartDecoder(decoder, resp);
     std::memmove(buf.data(), buf.data() + head_size, buffered - head_size);
@@ -692,6 +708,113 @@ void Gateway::BuildTranslatedHead(const http::Exchange& ex, const UpstreamRuntim
     head += "content-length: ";
     head += std::to_string(body_size);
     head += "\r\n\r\n";
+}
+
+asio::awaitable<std::optional<std::pair<int, std::string>>> Gateway::SmallExchange(const UpstreamRuntime& up,
+                                                                                   const CredentialRuntime* cred,
+                                                                                   const http::Exchange& ex,
+                                                                                   std::string path, std::string body) {
+    const auto timeout = std::chrono::milliseconds(std::min<uint32_t>(up.config.first_byte_timeout_ms, 30'000));
+    std::string head = "POST " + path + " HTTP/1.1\r\nhost: " + up.peer.host_header +
+                       "\r\ncontent-type: application/json\r\naccept: application/json\r\nuser-agent: clove/" CLOVE_VERSION
+                       "\r\n";
+    if (cred) {
+        head += cred->auth_header;
+    } else if (up.passthrough()) {
+        head += "authorization: Bearer ";
+        head += PresentedKey(ex.request);
+        head += "\r\n";
+    }
+    head += "content-length: " + std::to_string(body.size()) + "\r\n\r\n";
+    auto conn = pool_.Acquire(up.peer);
+    if (!conn->reused()) {
+        if (co_await conn->Connect(std::chrono::milliseconds(up.config.connect_timeout_ms))) {
+            co_return std::nullopt;
+        }
+    }
+    std::array<asio::const_buffer, 2> out{asio::buffer(head), asio::buffer(body)};
+    if (co_await conn->Write(out, timeout)) {
+        co_return std::nullopt;
+    }
+    ByteBuffer buf;
+    buf.resize(kUpstreamReadChunk);
+    size_t used = 0, head_size = 0;
+    upstream::ResponseHead resp;
+    for (;;) {
+        if (used == buf.size()) {
+            buf.resize(buf.size() * 2);
+        }
+        auto [ec, n] = co_await conn->ReadSome(asio::buffer(buf.data() + used, buf.size() - used), timeout);
+        used += n;
+        std::string err;
+        auto st = upstream::ParseResponseHead(std::string_view(buf.data(), used), kMaxResponseHead, resp, head_size, err);
+        if (st == upstream::ParseStatus::kBad || (ec && st != upstream::ParseStatus::kComplete)) {
+            co_return std::nullopt;
+        }
+        if (st == upstream::ParseStatus::kComplete) {
+            break;
+        }
+    }
+    std::string answer;
+    if (!co_await ReadErrorBody(*conn, resp, buf, used, head_size, answer, timeout, 16u << 20)) {
+        co_return std::nullopt;
+    }
+    co_return std::make_pair(resp.status, std::move(answer));  // the connection closes here
+}
+
+asio::awaitable<int64_t> Gateway::CountWithTokenizer(const http::Exchange& ex, const UpstreamRuntime& up,
+                                                     const CredentialRuntime* cred, std::string upstream_model) {
+    // The messages as the backend would get them, then its tokenizer at the server root
+    // (vLLM: POST /tokenize with the messages; llama.cpp: POST /apply-template, POST /tokenize).
+    translate::ChatPlan plan;
+    std::string chat;
+    if (translate::ToChatRequest(ex.request.body(), upstream_model, up.config.openai, chat, plan,
+                                 /*for_count=*/true)) {
+        co_return -1;
+    }
+    std::string root = up.chat_path.substr(0, up.chat_path.size() - std::strlen("/chat/completions"));
+    if (root.ends_with("/v1")) {
+        root.resize(root.size() - 3);
+    }
+    boost::system::error_code jec;
+    auto parsed = boost::json::parse(chat, jec);
+    if (jec || !parsed.is_object()) {
+        co_return -1;
+    }
+    auto& req = parsed.as_object();
+    boost::json::object call{{"model", upstream_model}, {"messages", req["messages"]}};
+    if (up.config.openai.tokenize == "vllm") {
+        call["add_generation_prompt"] = true;
+        if (req.contains("tools")) {
+            call["tools"] = req["tools"];
+        }
+        auto count = co_await PostForField(up, cred, ex, root + "/tokenize", boost::json::serialize(call), "count");
+        co_return count && count->is_int64() ? count->as_int64() : -1;
+    }
+    // llama.cpp: the chat template first, then the token list of the prompt it gives.
+    auto prompt = co_await PostForField(up, cred, ex, root + "/apply-template", boost::json::serialize(call), "prompt");
+    if (!prompt || !prompt->is_string()) {
+        co_return -1;
+    }
+    boost::json::object tok{{"content", std::move(*prompt)}};
+    auto tokens = co_await PostForField(up, cred, ex, root + "/tokenize", boost::json::serialize(tok), "tokens");
+    co_return tokens && tokens->is_array() ? static_cast<int64_t>(tokens->as_array().size()) : -1;
+}
+
+asio::awaitable<std::optional<boost::json::value>> Gateway::PostForField(const UpstreamRuntime& up,
+                                                                         const CredentialRuntime* cred,
+                                                                         const http::Exchange& ex, std::string path,
+                                                                         std::string body, std::string field) {
+    auto r = co_await SmallExchange(up, cred, ex, std::move(path), std::move(body));
+    if (!r || r->first != 200) {
+        co_return std::nullopt;
+    }
+    boost::system::error_code ec;
+    auto v = boost::json::parse(r->second, ec);
+    if (ec || !v.is_object() || !v.as_object().contains(field)) {
+        co_return std::nullopt;
+    }
+    co_return std::move(v.as_object()[field]);
 }
 
 asio::awaitable<ReadStep> Gateway::ReadBody(http::Exchange& ex, RequestRecord& rec, upstream::Connection& conn,
@@ -1173,14 +1296,25 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     // count_tokens for a model whose first choice is a translated upstream: a local estimate
     // with a real BPE tokenizer (never a fake 0), marked as such.
     if (endpoint == Endpoint::kCountTokens && !plan.candidates.front().upstream->native) {
-        const auto& oa = plan.candidates.front().upstream->config.openai;
-        const int64_t n = std::max<int64_t>(
-            1, static_cast<int64_t>(static_cast<double>(tokenizer::EstimateRequestTokens(body)) * oa.token_factor + 0.5));
-        rec.upstream = plan.candidates.front().upstream->config.name;
-        rec.upstream_id = plan.candidates.front().upstream->id;
+        const Candidate& first = plan.candidates.front();
+        const auto& oa = first.upstream->config.openai;
+        rec.upstream = first.upstream->config.name;
+        rec.upstream_id = first.upstream->id;
         rec.record_usage = false;  // nothing was spent upstream
-        co_await Respond(ex, rec, 200, "application/json", fmt::format(R"({{"input_tokens":{}}})", n), false,
-                         "x-clove-token-count: estimate\r\n");
+        int64_t n = -1;
+        if (!oa.tokenize.empty()) {
+            const auto mapped = first.upstream->config.model_map.find(view.model);
+            std::string upstream_model = mapped != first.upstream->config.model_map.end() ? mapped->second : view.model;
+            n = co_await CountWithTokenizer(ex, *first.upstream, first.credential, std::move(upstream_model));
+        }
+        std::string_view how = "x-clove-token-count: tokenizer\r\n";  // the backend's own tokenizer
+        if (n < 0) {
+            how = "x-clove-token-count: estimate\r\n";
+            n = std::max<int64_t>(1, static_cast<int64_t>(
+                                         static_cast<double>(tokenizer::EstimateRequestTokens(body)) * oa.token_factor + 0.5));
+        }
+        std::string answer = fmt::format(R"({{"input_tokens":{}}})", n);
+        co_await Respond(ex, rec, 200, "application/json", std::move(answer), false, how);
         co_return;
     }
 

@@ -106,6 +106,26 @@ std::string Ev(const std::string& name, const std::string& data) {
 
 const json::object& Delta(const json::value& chunk) { return chunk.at("choices").at(0).at("delta").get_object(); }
 
+/// A plan for the streaming tests: client model "m"; include_usage asks for the usage chunk.
+FrontPlan StreamPlan(bool include_usage = false) {
+    FrontPlan plan;
+    plan.client_model = "m";
+    plan.include_usage = include_usage;
+    return plan;
+}
+
+/// The data of a text_delta event of block 0 (`text` already JSON-escaped).
+std::string TextDelta(const std::string& text) {
+    return R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":")" + text + "\"}}";
+}
+
+/// The start of a text answer: message_start with `message`, text block 0, a text_delta of `text`.
+std::string TextOpening(const std::string& message, const std::string& text) {
+    return Ev("message_start", R"({"type":"message_start","message":)" + message + "}") +
+           Ev("content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})") +
+           Ev("content_block_delta", TextDelta(text));
+}
+
 // ---- request: basics ----------------------------------------------------------------------------
 
 TEST(ChatFrontRequest, BasicMapping) {
@@ -675,8 +695,7 @@ TEST(ChatFrontStream, ToolsThinkingUsageFromRealSseBytes) {
 }
 
 TEST(ChatFrontStream, NoUsageNoReasoning) {
-    FrontPlan plan;
-    plan.client_model = "m";
+    FrontPlan plan = StreamPlan();
     plan.stream = true;
     plan.reasoning_out = false;
     MessagesToChatStream conv(plan, 5);
@@ -691,15 +710,10 @@ TEST(ChatFrontStream, NoUsageNoReasoning) {
 }
 
 TEST(ChatFrontStream, TextStreamFinishAndCumulativeUsage) {
-    FrontPlan plan;
-    plan.client_model = "m";
-    plan.include_usage = true;
-    MessagesToChatStream conv(plan, 5);
+    MessagesToChatStream conv(StreamPlan(true), 5);
     std::string sse =
-        Ev("message_start", R"({"type":"message_start","message":{"id":"msg_T","usage":{"input_tokens":0,"output_tokens":0}}})") +
-        Ev("content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})") +
-        Ev("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}})") +
-        Ev("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}})") +
+        TextOpening(R"({"id":"msg_T","usage":{"input_tokens":0,"output_tokens":0}})", "Hi") +
+        Ev("content_block_delta", TextDelta("")) +
         Ev("content_block_stop", R"({"type":"content_block_stop","index":0})") +
         Ev("message_delta", R"({"type":"message_delta","delta":{"stop_reason":"max_tokens"},"usage":{"input_tokens":9,"cache_read_input_tokens":null,"output_tokens":3,"output_tokens_details":{"thinking_tokens":0}}})") +
         Ev("message_stop", R"({"type":"message_stop"})");
@@ -718,14 +732,10 @@ TEST(ChatFrontStream, TextStreamFinishAndCumulativeUsage) {
 }
 
 TEST(ChatFrontStream, ErrorEvent) {
-    FrontPlan plan;
-    plan.client_model = "m";
-    plan.include_usage = true;
+    const FrontPlan plan = StreamPlan(true);
     MessagesToChatStream conv(plan, 5);
     std::string sse =
-        Ev("message_start", R"({"type":"message_start","message":{"id":"msg_E","usage":{"input_tokens":1}}})") +
-        Ev("content_block_start", R"({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}})") +
-        Ev("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"par"}})") +
+        TextOpening(R"({"id":"msg_E","usage":{"input_tokens":1}})", "par") +
         Ev("error", R"({"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}})") +
         Ev("message_stop", R"({"type":"message_stop"})");
     auto chunks = Chunks(FeedSse(conv, sse, 3));
@@ -744,9 +754,7 @@ TEST(ChatFrontStream, ErrorEvent) {
 }
 
 TEST(ChatFrontStream, FailAfterStart) {
-    FrontPlan plan;
-    plan.client_model = "m";
-    MessagesToChatStream conv(plan, 5);
+    MessagesToChatStream conv(StreamPlan(), 5);
     std::string out;
     conv.OnEvent("message_start", R"({"type":"message_start","message":{"id":"msg_F"}})", out);
     EXPECT_FALSE(conv.done());
@@ -763,9 +771,7 @@ TEST(ChatFrontStream, FailAfterStart) {
 }
 
 TEST(ChatFrontStream, MalformedEventsSkipped) {
-    FrontPlan plan;
-    plan.client_model = "m";
-    MessagesToChatStream conv(plan, 5);
+    MessagesToChatStream conv(StreamPlan(), 5);
     std::string out;
     conv.OnEvent("message_start", "{broken", out);
     conv.OnEvent("message_start", R"({"type":"message_start","message":{"id":"msg_M"}})", out);
@@ -774,11 +780,11 @@ TEST(ChatFrontStream, MalformedEventsSkipped) {
     conv.OnEvent("content_block_start", R"({"type":"content_block_start","index":0})", out);
     conv.OnEvent("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":5}})", out);
     conv.OnEvent("content_block_delta", R"({"type":"content_block_delta","index":9,"delta":{"type":"input_json_delta","partial_json":"{"}})", out);
-    conv.OnEvent("content_block_delta", std::string(R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":")") + "\xc3\x28" + "\"}}", out);
+    conv.OnEvent("content_block_delta", TextDelta("\xc3\x28"), out);
     conv.OnEvent("content_block_delta", R"({"delta":"nope"})", out);
     conv.OnEvent("content_block_delta", "[]", out);
     conv.OnEvent("mystery", R"({"type":"mystery"})", out);
-    conv.OnEvent("", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"named by data"}})", out);
+    conv.OnEvent("", TextDelta("named by data"), out);
     conv.OnEvent("message_delta", R"({"type":"message_delta","delta":null,"usage":"x"})", out);
     conv.OnEvent("message_stop", "", out);
     EXPECT_TRUE(conv.done());
@@ -793,11 +799,9 @@ TEST(ChatFrontStream, MalformedEventsSkipped) {
 TEST(ChatFrontStream, MissingMessageStartAndMessageDelta) {
     // Content before message_start still gets a role chunk; message_stop without message_delta
     // still sends a finish chunk.
-    FrontPlan plan;
-    plan.client_model = "m";
-    MessagesToChatStream conv(plan, 5);
+    MessagesToChatStream conv(StreamPlan(), 5);
     std::string out;
-    conv.OnEvent("content_block_delta", R"({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}})", out);
+    conv.OnEvent("content_block_delta", TextDelta("x"), out);
     conv.OnEvent("message_stop", R"({"type":"message_stop"})", out);
     auto chunks = Chunks(out);
     ASSERT_EQ(chunks.size(), 4u);

@@ -324,7 +324,8 @@ std::string UpstreamToolId(std::string_view client_id) {
 }
 
 std::optional<TranslateError> ToChatRequest(std::string_view anthropic_body, std::string_view upstream_model,
-                                            const config::OpenAIOptions& opt, std::string& out, ChatPlan& plan) {
+                                            const config::OpenAIOptions& opt, std::string& out, ChatPlan& plan,
+                                            bool for_count) {
     boost::system::error_code ec;
     json::value root = json::parse(anthropic_body, ec);
     if (ec || !root.is_object()) {
@@ -339,7 +340,8 @@ std::optional<TranslateError> ToChatRequest(std::string_view anthropic_body, std
     if (!msgs || !msgs->is_array()) {
         return TranslateError{400, "messages: Field required"};
     }
-    const auto* max_tokens = req.if_contains("max_tokens");
+    const json::value one(1);
+    const auto* max_tokens = for_count ? &one : req.if_contains("max_tokens");
     if (!max_tokens || !max_tokens->is_int64() || max_tokens->as_int64() < 1) {
         return TranslateError{400, "max_tokens: Field required (a positive integer)"};
     }

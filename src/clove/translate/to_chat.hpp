@@ -31,8 +31,10 @@ struct ChatPlan {
 /// `POST {chat path}` of an OpenAI-compatible upstream: always a stream. `upstream_model` is the
 /// mapped model name. Fills `plan`. A request the upstream cannot serve (images to a text-only
 /// backend, server tools, tools without native or emulated support) is a TranslateError.
+/// `for_count`: a count_tokens body (no max_tokens) whose messages go to a tokenizer endpoint.
 std::optional<TranslateError> ToChatRequest(std::string_view anthropic_body, std::string_view upstream_model,
-                                            const config::OpenAIOptions& opt, std::string& out, ChatPlan& plan);
+                                            const config::OpenAIOptions& opt, std::string& out, ChatPlan& plan,
+                                            bool for_count = false);
 
 /// Tool ids: an upstream id usable as an Anthropic tool_use id (^[A-Za-z0-9_-]{1,}$) is kept;
 /// any other is encoded reversibly as `toolu_x<hex>`, so no state is kept between turns.

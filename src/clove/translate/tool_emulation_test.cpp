@@ -398,59 +398,54 @@ TEST(ToolCallParser, TwoBlocks) {
 // ---------------------------------------------------------------------------------------------
 // ToolCallParser: streaming behaviour
 
+// A parser fed one call at a time: Feed and Finish return Describe() of what that call produced.
+class StepParser {
+public:
+    explicit StepParser(const json::array& tools) : parser_(tools) {}
+
+    std::string Feed(std::string_view text) {
+        std::vector<ToolPiece> out;
+        parser_.Feed(text, out);
+        return Describe(out);
+    }
+
+    std::string Finish() {
+        std::vector<ToolPiece> out;
+        parser_.Finish(out);
+        return Describe(out);
+    }
+
+    bool saw_tool_call() const { return parser_.saw_tool_call(); }
+
+private:
+    ToolCallParser parser_;
+};
+
 TEST(ToolCallParser, TextIsReturnedAsSoonAsPossible) {
-    ToolCallParser p(WeatherTools());
-    std::vector<ToolPiece> out;
-    p.Feed("Hello wor", out);
-    EXPECT_EQ(Describe(out), "T[Hello wor]");
-    out.clear();
-    p.Feed("ld <b", out);  // "<b" cannot start the tag
-    EXPECT_EQ(Describe(out), "T[ld <b]");
-    out.clear();
-    p.Feed("> \n", out);  // trailing whitespace waits: it is trimmed if a block follows
-    EXPECT_EQ(Describe(out), "T[>]");
-    out.clear();
-    p.Feed("<func", out);
-    EXPECT_EQ(Describe(out), "");
-    p.Feed("tion", out);
-    EXPECT_EQ(Describe(out), "");
-    p.Feed("al", out);  // no longer a tag prefix
-    EXPECT_EQ(Describe(out), "T[ \n<functional]");
-    out.clear();
-    p.Feed(" x <function_calls><invoke name=\"a\">", out);
-    EXPECT_EQ(Describe(out), "T[ x]");
-    out.clear();
-    p.Feed("</invoke>", out);  // inside a block: buffered
-    EXPECT_EQ(Describe(out), "");
+    StepParser p(WeatherTools());
+    EXPECT_EQ(p.Feed("Hello wor"), "T[Hello wor]");
+    EXPECT_EQ(p.Feed("ld <b"), "T[ld <b]");  // "<b" cannot start the tag
+    EXPECT_EQ(p.Feed("> \n"), "T[>]");  // trailing whitespace waits: it is trimmed if a block follows
+    EXPECT_EQ(p.Feed("<func"), "");
+    EXPECT_EQ(p.Feed("tion"), "");
+    EXPECT_EQ(p.Feed("al"), "T[ \n<functional]");  // no longer a tag prefix
+    EXPECT_EQ(p.Feed(" x <function_calls><invoke name=\"a\">"), "T[ x]");
+    EXPECT_EQ(p.Feed("</invoke>"), "");  // inside a block: buffered
     EXPECT_FALSE(p.saw_tool_call());
-    p.Feed("</function_calls>", out);
-    EXPECT_EQ(Describe(out), "C[a]{}");
+    EXPECT_EQ(p.Feed("</function_calls>"), "C[a]{}");
     EXPECT_TRUE(p.saw_tool_call());
-    out.clear();
-    p.Finish(out);
-    EXPECT_EQ(Describe(out), "");
+    EXPECT_EQ(p.Finish(), "");
 }
 
 TEST(ToolCallParser, IncompleteCodePointsAreHeldBack) {
-    ToolCallParser p(json::array{});
-    std::vector<ToolPiece> out;
-    p.Feed("caf\xC3", out);
-    EXPECT_EQ(Describe(out), "T[caf]");
-    out.clear();
-    p.Feed("\xA9 \xF0\x9F", out);
-    EXPECT_EQ(Describe(out), "T[\xC3\xA9 ]");
-    out.clear();
-    p.Feed("\x98", out);
-    EXPECT_EQ(Describe(out), "");
-    p.Feed("\x80!", out);
-    EXPECT_EQ(Describe(out), "T[\xF0\x9F\x98\x80!]");
-    out.clear();
+    StepParser p(json::array{});
+    EXPECT_EQ(p.Feed("caf\xC3"), "T[caf]");
+    EXPECT_EQ(p.Feed("\xA9 \xF0\x9F"), "T[\xC3\xA9 ]");
+    EXPECT_EQ(p.Feed("\x98"), "");
+    EXPECT_EQ(p.Feed("\x80!"), "T[\xF0\x9F\x98\x80!]");
     // Invalid bytes are not held forever; a truncated sequence at the end is flushed by Finish.
-    p.Feed("\x80x\xE2\x82", out);
-    EXPECT_EQ(Describe(out), "T[\x80x]");
-    out.clear();
-    p.Finish(out);
-    EXPECT_EQ(Describe(out), "T[\xE2\x82]");
+    EXPECT_EQ(p.Feed("\x80x\xE2\x82"), "T[\x80x]");
+    EXPECT_EQ(p.Finish(), "T[\xE2\x82]");
 }
 
 TEST(ToolCallParser, FeedMergesTextOfOneCall) {
