@@ -64,7 +64,7 @@ beforeEach(() => fake.reset());
  * file's Clove, or the fake in direct mode). Resolves {code, stdout, stderr, json (parsed result
  * object), lines (stream-json objects), ms}.
  */
-async function runClaude(t, { prompt = 'Say hello.', scenario, streamJson = false, timeoutMs = 60000, base = baseURL } = {}) {
+async function runClaude(t, { prompt = 'Say hello.', scenario, streamJson = false, timeoutMs = 60000, maxTurns = 1, base = baseURL } = {}) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-cc-home-'));
   const cwd = fs.mkdtempSync(path.join(os.tmpdir(), 'clove-cc-cwd-'));
   const env = {
@@ -92,7 +92,7 @@ async function runClaude(t, { prompt = 'Say hello.', scenario, streamJson = fals
     ...proxy.env,
     ...(scenario ? { ANTHROPIC_CUSTOM_HEADERS: `x-fake-scenario: ${scenario}` } : {}),
   };
-  const args = ['-p', prompt, '--max-turns', '1', '--output-format', streamJson ? 'stream-json' : 'json'];
+  const args = ['-p', prompt, '--max-turns', String(maxTurns), '--output-format', streamJson ? 'stream-json' : 'json'];
   if (streamJson) args.push('--verbose');
   const t0 = Date.now();
   const child = spawn(claudeBin(), args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -251,4 +251,26 @@ test('Claude Code: only an openai-kind upstream, streamed answer with reasoning_
   assert.ok(thinking, `no thinking block in Claude Code's stream-json: ${JSON.stringify(blocks).slice(0, 1500)}`);
   assert.equal(thinking.thinking, REASONING_TEXT);
   assertOpenAIRequests(oai, oclove);
+});
+
+test('Claude Code: only an openai-kind upstream, a streamed tool call runs and its result goes back', { skip: DIRECT && 'direct mode' }, async (t) => {
+  const { oai, oclove } = await withOpenAIOnlyClove(t);
+  // the model calls Glob (read-only, allowed in -p mode) until the result is in the conversation
+  const args = encodeURIComponent(JSON.stringify({ pattern: '*.txt' }));
+  oai.setRules([{ scenario: `tool_until_result,tool_name:Glob,tool_args:${args},arg_chunks:4,deltas:2` }]);
+  const r = await runClaude(t, { base: oclove.url, prompt: 'List the text files here.', maxTurns: 3, timeoutMs: 90000 });
+  assert.equal(r.json.is_error, false, `is_error: ${JSON.stringify(r.json).slice(0, 1500)}\nstderr: ${r.stderr.slice(0, 1500)}`);
+  assert.equal(r.json.result, openaiExpectedText({ deltas: '2' }));
+  const reqs = assertOpenAIRequests(oai, oclove);
+  const second = reqs.find((x) => x.json.messages.some((m) => m.role === 'tool'));
+  assert.ok(second, `no request carried the tool result: ${JSON.stringify(reqs.map((x) => x.json.messages.map((m) => m.role)))}`);
+  const assistant = second.json.messages.find((m) => m.role === 'assistant' && Array.isArray(m.tool_calls));
+  assert.ok(assistant, 'the assistant turn with the call went back upstream');
+  const call = assistant.tool_calls[0];
+  assert.equal(call.function.name, 'Glob');
+  assert.deepEqual(JSON.parse(call.function.arguments), { pattern: '*.txt' }, 'arguments parsed by Claude Code and sent back');
+  const result = second.json.messages.find((m) => m.role === 'tool');
+  assert.equal(result.tool_call_id, call.id, 'the tool result answers the call');
+  assert.ok(typeof result.content === 'string' && result.content.length > 0, 'the tool ran and produced a result');
+  assert.ok(!/InputValidationError/.test(result.content), `the tool input was valid: ${result.content}`);
 });

@@ -39,6 +39,10 @@
 //   tool_calls[:N]     N tool calls (default 1; 2 = parallel) after the (optional) text; names from
 //                      the request's tools (in order, else TOOL_NAMES), ids TOOL_IDS[i], arguments
 //                      TOOL_ARGS[i] (JSON) split into arg_chunks slices; finish_reason tool_calls
+//   tool_name:NAME     the first tool call's name (else from the request's tools)
+//   tool_args:JSON     the first tool call's arguments (URI-encoded JSON; else TOOL_ARGS[0])
+//   tool_until_result  tool calls while the conversation has tools and no `tool` message yet,
+//                      then the text answer (a model in a tool loop)
 //   tool_text          with tool_calls: the answer text is streamed before the tool calls (else
 //                      a tool-call answer has no text)
 //   bad_tool_id        tool call ids "functions.<name>:<i>" (not ^[A-Za-z0-9_-]+$)
@@ -154,9 +158,10 @@ export function toolNameFor(json, i) {
 export function expectedToolCalls(scenario = {}, json = undefined) {
   const out = [];
   for (let i = 0; i < toolCount(scenario); i++) {
-    const name = toolNameFor(json, i);
+    const name = i === 0 && scenario.tool_name ? String(scenario.tool_name) : toolNameFor(json, i);
     const id = scenario.bad_tool_id ? `functions.${name}:${i}` : TOOL_IDS[i];
-    out.push({ id, name, arguments: JSON.stringify(TOOL_ARGS[i]), input: JSON.parse(JSON.stringify(TOOL_ARGS[i])) });
+    const args = i === 0 && scenario.tool_args ? JSON.parse(decodeURIComponent(String(scenario.tool_args))) : TOOL_ARGS[i];
+    out.push({ id, name, arguments: JSON.stringify(args), input: JSON.parse(JSON.stringify(args)) });
   }
   return out;
 }
@@ -381,10 +386,18 @@ export async function startFakeOpenAI(opts = {}) {
   }
 
   async function chat(res, rec) {
-    const sc = rec.scenario;
+    let sc = rec.scenario;
     const json = rec.json;
     if (!json || typeof json !== 'object' || typeof json.model !== 'string' || !Array.isArray(json.messages)) {
       return sendError(res, rec, 400, "'model' and 'messages' are required (fake openai)");
+    }
+    if (sc.tool_until_result) {
+      // A model that calls a tool first and answers once the result is in the conversation.
+      const answered = json.messages.some((m) => m.role === 'tool');
+      const hasTools = Array.isArray(json.tools) && json.tools.length > 0;
+      sc = { ...sc };
+      if (answered || !hasTools) delete sc.tool_calls;
+      else sc.tool_calls = sc.tool_calls ?? true;
     }
     if (!json.stream || sc.json_answer) return sendJson(res, rec, 200, buildCompletion(sc, rec.body, json));
 
