@@ -315,7 +315,7 @@ forEachBackend('upstreams', (backend) => {
     assert.deepEqual(oai.json.openai, {
       tools: false, tool_emulation: true, images: true, reasoning_field: 'auto', reasoning_control: 'none',
       replay_reasoning: false, max_stop: 0, max_tokens_field: 'max_tokens', send_top_k: false, tokenize: '',
-      system_anywhere: false, stream_usage: true, token_factor: 1.2,
+      system_anywhere: false, stream_usage: true, token_factor: 1.2, think_tags: true,
     });
     const patched = await env.api('PATCH', `/upstreams/${oai.json.id}`, { openai: { reasoning_control: 'reasoning_effort' } });
     assert.equal(patched.status, 200, describeRes(patched));

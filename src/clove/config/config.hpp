@@ -40,6 +40,7 @@ struct OpenAIOptions {
     bool system_anywhere = false;         ///< keep mid-conversation system messages in place
     bool stream_usage = true;             ///< send stream_options.include_usage
     double token_factor = 1.0;            ///< multiplier on local token estimates
+    bool think_tags = true;               ///< content starting with <think>...</think> is reasoning
     bool operator==(const OpenAIOptions&) const = default;
 };
 

@@ -43,7 +43,8 @@ std::string_view StopReasonFor(std::string_view finish, bool tools_seen) {
 
 ChatToMessages::ChatToMessages(const ChatPlan& plan, const config::OpenAIOptions& opt, std::string message_id,
                                TextTokenCounter count)
-    : plan_(plan), opt_(opt), id_(std::move(message_id)), count_(count), stops_(plan.stop_sequences) {
+    : plan_(plan), opt_(opt), id_(std::move(message_id)), count_(count), stops_(plan.stop_sequences),
+      think_(opt.think_tags ? Think::kStart : Think::kOff) {
     if (plan_.tool_emulation) {
         tool_parser_ = std::make_unique<ToolCallParser>(plan_.tools);
     }
@@ -135,6 +136,22 @@ void ChatToMessages::StartTool(Tool& tool, std::string& out) {
     ++tool_count_;
 }
 
+void ChatToMessages::FlushThink(std::string& out) {
+    if (think_ != Think::kOff && !think_buf_.empty() && !done_) {
+        // The answer ended (or something else began) inside the inline-reasoning detection.
+        std::string held = std::move(think_buf_);
+        think_buf_.clear();
+        const Think was = think_;
+        think_ = Think::kOff;
+        if (was == Think::kInside) {
+            Reasoning(held, out);
+        } else {
+            AnswerText(held, out);
+        }
+    }
+    think_ = Think::kOff;
+}
+
 void ChatToMessages::FlushText(std::string& out) {
     if (done_) {
         return;
@@ -215,6 +232,74 @@ void ChatToMessages::Content(std::string_view text, std::string& out) {
     if (text.empty()) {
         return;
     }
+    if (think_ != Think::kOff) {
+        ThinkTags(text, out);
+        return;
+    }
+    AnswerText(text, out);
+}
+
+void ChatToMessages::ThinkTags(std::string_view text, std::string& out) {
+    static constexpr std::string_view kOpen = "<think>";
+    static constexpr std::string_view kClose = "</think>";
+    think_buf_ += text;
+    if (think_ == Think::kStart) {
+        // Only an answer that starts with <think> (after whitespace) carries its reasoning inline.
+        const size_t first = think_buf_.find_first_not_of(" \t\r\n");
+        if (first == std::string::npos) {
+            return;
+        }
+        std::string_view rest = std::string_view(think_buf_).substr(first);
+        if (rest.size() < kOpen.size() && kOpen.starts_with(rest)) {
+            return;  // maybe the tag, split across chunks
+        }
+        if (!rest.starts_with(kOpen)) {
+            think_ = Think::kOff;
+            std::string plain = std::move(think_buf_);
+            think_buf_.clear();
+            AnswerText(plain, out);
+            return;
+        }
+        think_ = Think::kInside;
+        think_lead_ = true;
+        think_buf_.erase(0, first + kOpen.size());
+    }
+    if (think_lead_) {
+        // The line break right after <think> is layout, not reasoning.
+        const size_t start = think_buf_.find_first_not_of("\r\n");
+        think_buf_.erase(0, start == std::string::npos ? think_buf_.size() : start);
+        if (think_buf_.empty()) {
+            return;
+        }
+        think_lead_ = false;
+    }
+    // Inside: reasoning up to </think>; hold back what could be the start of the tag.
+    const size_t close = think_buf_.find(kClose);
+    if (close == std::string::npos) {
+        size_t hold = 0;
+        for (size_t k = std::min(kClose.size() - 1, think_buf_.size()); k > 0; --k) {
+            if (kClose.starts_with(std::string_view(think_buf_).substr(think_buf_.size() - k))) {
+                hold = k;
+                break;
+            }
+        }
+        std::string reasoning = think_buf_.substr(0, think_buf_.size() - hold);
+        think_buf_.erase(0, think_buf_.size() - hold);
+        Reasoning(reasoning, out);
+        return;
+    }
+    std::string reasoning = think_buf_.substr(0, close);
+    std::string after = think_buf_.substr(close + kClose.size());
+    think_buf_.clear();
+    think_ = Think::kOff;
+    Reasoning(reasoning, out);
+    const size_t start = after.find_first_not_of("\r\n");
+    if (start != std::string::npos && !done_) {
+        AnswerText(std::string_view(after).substr(start), out);
+    }
+}
+
+void ChatToMessages::AnswerText(std::string_view text, std::string& out) {
     if (!tool_parser_) {
         EmitText(text, out);
         return;
@@ -257,6 +342,10 @@ void ChatToMessages::ToolFragment(const std::string& key, std::string_view id, s
         tool = nullptr;
     }
     if (!tool) {
+        FlushThink(out);
+        if (done_) {
+            return;
+        }
         const bool streaming_a_call = open_ == Block::kTool;
         if (!streaming_a_call) {
             std::string rest;
@@ -321,6 +410,7 @@ void ChatToMessages::Finish(std::string& out) {
     }
     Start(out);
     if (!stopped_early_) {
+        FlushThink(out);
         FlushText(out);
         if (done_) return;
     }
@@ -443,6 +533,7 @@ void ChatToMessages::OnData(std::string_view data, std::string& out) {
             }
         }
         // Close the text now (held-back text leaves); message_delta waits for the usage chunk.
+        FlushThink(out);
         FlushText(out);
         if (done_) return;
         CloseBlock(out);

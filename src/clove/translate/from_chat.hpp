@@ -64,6 +64,8 @@ private:
     void Start(std::string& out);
     void Reasoning(std::string_view text, std::string& out);
     void Content(std::string_view text, std::string& out);
+    void ThinkTags(std::string_view text, std::string& out);   // inline <think>...</think>
+    void AnswerText(std::string_view text, std::string& out);  // through tool parsing
     void EmitText(std::string_view text, std::string& out);   // through the stop matcher
     void OpenText(std::string& out);
     void TextDelta(std::string_view text, std::string& out);
@@ -74,15 +76,23 @@ private:
     void Delta(int index, std::string_view type, std::string_view field, std::string_view value, std::string& out);
     void StartTool(Tool& tool, std::string& out);
     void FlushText(std::string& out);
+    void FlushThink(std::string& out);  // what the <think> detection holds, at the end of the content
     void Finish(std::string& out);
     void ReadUsage(const void* usage_object);
     void Event(std::string_view name, std::string_view data, std::string& out);
+
+    /// Inline reasoning (`<think>` at the start of the content, from backends without a
+    /// reasoning parser): not yet known, inside the tag, or off (plain content).
+    enum class Think { kStart, kInside, kOff };
 
     ChatPlan plan_;
     config::OpenAIOptions opt_;
     std::string id_;
     TextTokenCounter count_;
     StopMatcher stops_;
+    Think think_;
+    bool think_lead_ = false;  // inside, nothing emitted yet: leading line breaks dropped
+    std::string think_buf_;
     std::unique_ptr<ToolCallParser> tool_parser_;
 
     bool started_ = false;

@@ -55,6 +55,7 @@ clove::config::OpenAIOptions OptionsOf(const json::object& c) {
             else if (k == "max_stop") o.max_stop = static_cast<int>(val.as_int64());
             else if (k == "max_tokens_field") o.max_tokens_field = std::string(val.as_string());
             else if (k == "stream_usage") o.stream_usage = val.as_bool();
+            else if (k == "think_tags") o.think_tags = val.as_bool();
             else ADD_FAILURE() << "unknown option " << k;
         }
     }
