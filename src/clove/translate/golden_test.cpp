@@ -56,6 +56,8 @@ clove::config::OpenAIOptions OptionsOf(const json::object& c) {
             else if (k == "max_tokens_field") o.max_tokens_field = std::string(val.as_string());
             else if (k == "stream_usage") o.stream_usage = val.as_bool();
             else if (k == "think_tags") o.think_tags = val.as_bool();
+            else if (k == "send_top_k") o.send_top_k = val.as_bool();
+            else if (k == "system_anywhere") o.system_anywhere = val.as_bool();
             else ADD_FAILURE() << "unknown option " << k;
         }
     }

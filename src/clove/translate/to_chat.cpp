@@ -152,7 +152,7 @@ struct Builder {
 
     std::optional<TranslateError> User(const json::value& content) {
         if (content.is_string()) {
-            messages.push_back(json::object{{"role", "user"}, {"content", content.as_string()}});
+            PushUser(content.as_string());
             return std::nullopt;
         }
         if (!content.is_array()) {
@@ -222,9 +222,34 @@ struct Builder {
             parts.push_back(std::move(img));
         }
         if (!parts.empty()) {
-            messages.push_back(json::object{{"role", "user"}, {"content", ContentOf(std::move(parts))}});
+            PushUser(ContentOf(std::move(parts)));
         }
         return std::nullopt;
+    }
+
+    /// Appends a user message, merged into the previous one when that is a user message too
+    /// (many chat templates require alternating roles; the Messages API merges them as well).
+    void PushUser(json::value content) {
+        if (!messages.empty() && StrOf(messages.back().as_object().if_contains("role")) == "user") {
+            json::value& prev = messages.back().as_object()["content"];
+            if (prev.is_string() && content.is_string()) {
+                prev = json::string(std::string(prev.as_string()) + "\n\n" + std::string(content.as_string()));
+                return;
+            }
+            json::array merged;
+            for (json::value* v : {&prev, &content}) {
+                if (v->is_string()) {
+                    merged.push_back(json::object{{"type", "text"}, {"text", v->as_string()}});
+                } else {
+                    for (auto& p : v->as_array()) {
+                        merged.push_back(std::move(p));
+                    }
+                }
+            }
+            prev = std::move(merged);
+            return;
+        }
+        messages.push_back(json::object{{"role", "user"}, {"content", std::move(content)}});
     }
 
     std::optional<TranslateError> Assistant(const json::value& content) {

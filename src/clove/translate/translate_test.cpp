@@ -308,3 +308,12 @@ TEST(ChatToMessages, NonStreamingCompletionBecomesEvents) {
     EXPECT_EQ(msg["stop_reason"], "tool_use");
     EXPECT_EQ(msg["usage"].at("input_tokens"), 5);
 }
+
+TEST(ToChatRequest, ConsecutiveUserTurnsAreMerged) {
+    auto c = Translate(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"one"},{"role":"user","content":"two"},
+        {"role":"user","content":[{"type":"text","text":"three"},{"type":"image","source":{"type":"url","url":"https://x/y.png"}}]}]})");
+    auto& m = c["messages"].as_array();
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_EQ(json::serialize(m[0]),
+              R"({"role":"user","content":[{"type":"text","text":"one\n\ntwo"},{"type":"text","text":"three"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]})");
+}
