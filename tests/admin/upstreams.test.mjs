@@ -316,6 +316,7 @@ forEachBackend('upstreams', (backend) => {
       tools: false, tool_emulation: true, images: true, reasoning_field: 'auto', reasoning_control: 'none',
       replay_reasoning: false, max_stop: 0, max_tokens_field: 'max_tokens', send_top_k: false, tokenize: '',
       system_anywhere: false, stream_usage: true, token_factor: 1.2, think_tags: true,
+      continue_final_message: false,
     });
     const patched = await env.api('PATCH', `/upstreams/${oai.json.id}`, { openai: { reasoning_control: 'reasoning_effort' } });
     assert.equal(patched.status, 200, describeRes(patched));

@@ -348,7 +348,8 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
                 TableReader o(*oa_node->as_table(), r.Field("openai"), path, env);
                 o.RejectUnknown({"tools", "tool_emulation", "images", "reasoning_field", "reasoning_control",
                                  "replay_reasoning", "max_stop", "max_tokens_field", "send_top_k", "tokenize",
-                                 "system_anywhere", "stream_usage", "token_factor", "think_tags"});
+                                 "system_anywhere", "stream_usage", "token_factor", "think_tags",
+                                 "continue_final_message"});
                 auto& oa = u.openai;
                 o.Bool("tools", oa.tools);
                 o.Bool("tool_emulation", oa.tool_emulation);
@@ -364,6 +365,7 @@ Config ParseToml(std::string_view text, const std::string& path, const EnvFn& en
                 o.Bool("stream_usage", oa.stream_usage);
                 o.Number("token_factor", oa.token_factor, 0.1, 10.0);
                 o.Bool("think_tags", oa.think_tags);
+                o.Bool("continue_final_message", oa.continue_final_message);
                 if (auto bad = ValidateOpenAIOptions(oa)) {
                     Fail(path, o.Field(bad->first), bad->second);
                 }

@@ -41,6 +41,9 @@ struct OpenAIOptions {
     bool stream_usage = true;             ///< send stream_options.include_usage
     double token_factor = 1.0;            ///< multiplier on local token estimates
     bool think_tags = true;               ///< content starting with <think>...</think> is reasoning
+    /// A trailing assistant message (prefill) is sent with vLLM's `continue_final_message: true,
+    /// add_generation_prompt: false`, so the model continues it instead of starting a new turn.
+    bool continue_final_message = false;
     bool operator==(const OpenAIOptions&) const = default;
 };
 

@@ -144,7 +144,8 @@ json::object OpenAIOptionsToJson(const config::OpenAIOptions& o) {
                         {"system_anywhere", o.system_anywhere},
                         {"stream_usage", o.stream_usage},
                         {"token_factor", o.token_factor},
-                        {"think_tags", o.think_tags}};
+                        {"think_tags", o.think_tags},
+                        {"continue_final_message", o.continue_final_message}};
 }
 
 bool ApplyOpenAIOptionsJson(const json::object& in, config::OpenAIOptions& o, std::string& field, std::string& message) {
@@ -180,6 +181,7 @@ bool ApplyOpenAIOptionsJson(const json::object& in, config::OpenAIOptions& o, st
         else if (k == "system_anywhere") ok = boolean(next.system_anywhere);
         else if (k == "stream_usage") ok = boolean(next.stream_usage);
         else if (k == "think_tags") ok = boolean(next.think_tags);
+        else if (k == "continue_final_message") ok = boolean(next.continue_final_message);
         else if (k == "max_stop") {
             if (!v.is_int64() || v.as_int64() < 0 || v.as_int64() > 64) {
                 message = "must be an integer between 0 and 64";

@@ -58,6 +58,7 @@ clove::config::OpenAIOptions OptionsOf(const json::object& c) {
             else if (k == "think_tags") o.think_tags = val.as_bool();
             else if (k == "send_top_k") o.send_top_k = val.as_bool();
             else if (k == "system_anywhere") o.system_anywhere = val.as_bool();
+            else if (k == "continue_final_message") o.continue_final_message = val.as_bool();
             else ADD_FAILURE() << "unknown option " << k;
         }
     }

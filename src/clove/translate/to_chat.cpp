@@ -473,7 +473,12 @@ std::optional<TranslateError> ToChatRequest(std::string_view anthropic_body, std
     for (auto& m : b.messages) {
         all.push_back(std::move(m));
     }
+    const bool prefill = !all.empty() && StrOf(all.back().as_object().if_contains("role")) == "assistant";
     chat["messages"] = std::move(all);
+    if (prefill && opt.continue_final_message) {
+        chat["continue_final_message"] = true;
+        chat["add_generation_prompt"] = false;
+    }
     chat[opt.max_tokens_field] = max_tokens->as_int64();
     for (const char* k : {"temperature", "top_p"}) {
         if (const auto* v = req.if_contains(k); v && v->is_number()) {

@@ -317,3 +317,17 @@ TEST(ToChatRequest, ConsecutiveUserTurnsAreMerged) {
     EXPECT_EQ(json::serialize(m[0]),
               R"({"role":"user","content":[{"type":"text","text":"one\n\ntwo"},{"type":"text","text":"three"},{"type":"image_url","image_url":{"url":"https://x/y.png"}}]})");
 }
+
+TEST(ToChatRequest, PrefillContinuesOnVllm) {
+    const char* body = R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"Write a haiku"},{"role":"assistant","content":"Autumn moon"}]})";
+    OpenAIOptions o;
+    auto plain = Translate(body, o);
+    EXPECT_EQ(json::serialize(plain["messages"].as_array().back()), R"({"role":"assistant","content":"Autumn moon"})");
+    EXPECT_FALSE(plain.contains("continue_final_message"));
+    o.continue_final_message = true;
+    auto c = Translate(body, o);
+    EXPECT_EQ(c["continue_final_message"], true);
+    EXPECT_EQ(c["add_generation_prompt"], false);
+    // no prefill: nothing added
+    EXPECT_FALSE(Translate(R"({"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]})", o).contains("continue_final_message"));
+}
