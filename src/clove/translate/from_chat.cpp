@@ -425,7 +425,7 @@ void ChatToMessages::Finish(std::string& out) {
         AppendJson(d, *matched_stop_);
     } else {
         d += '"';
-        d += StopReasonFor(finish_reason_, tool_count_ > 0);
+        d += refused_ && tool_count_ == 0 ? std::string_view("refusal") : StopReasonFor(finish_reason_, tool_count_ > 0);
         d += R"(","stop_sequence":null)";
     }
     d += fmt::format(
@@ -495,6 +495,12 @@ void ChatToMessages::OnData(std::string_view data, std::string& out) {
         if (done_) return;
         Content(StrOf(d.if_contains("content")), out);
         if (done_) return;
+        // OpenAI's refusal text: shown as text, and the message ends as a refusal.
+        if (auto refusal = StrOf(d.if_contains("refusal")); !refusal.empty()) {
+            refused_ = true;
+            EmitText(refusal, out);
+            if (done_) return;
+        }
         if (const auto* calls = d.if_contains("tool_calls"); calls && calls->is_array()) {
             size_t pos = 0;
             for (const auto& c : calls->as_array()) {

@@ -100,6 +100,7 @@ private:
     bool complete_ = false;
     bool stopped_early_ = false;
     bool saw_done_ = false;
+    bool refused_ = false;  // the upstream sent `refusal` text
     Block open_ = Block::kNone;
     int next_index_ = 0;
     int tool_count_ = 0;
