@@ -419,8 +419,9 @@ private:
     /// An SSE comment (with the stream's head first if it has not gone out). False when the
     /// client is gone.
     asio::awaitable<bool> SendKeepalive(http::Exchange& ex, RequestRecord& rec, bool& head_sent);
-    /// Reads the rest of an error response body (decoded, at most 64 KiB) after its head.
-    asio::awaitable<bool> ReadErrorBody(upstream::Connection& conn, const upstream::ResponseHead& resp, ByteBuffer& buf,
+    /// Reads the rest of a small response body (an error answer, a tokenizer's answer; decoded, at
+    /// most `max_body`, 64 KiB by default) after its head.
+    asio::awaitable<bool> ReadSmallBody(upstream::Connection& conn, const upstream::ResponseHead& resp, ByteBuffer& buf,
                                         size_t buffered, size_t head_size, std::string& out,
                                         std::chrono::milliseconds timeout, size_t max_body = 64 * 1024);
     /// One small request to an upstream outside the proxy flow (a tokenizer endpoint): status and
@@ -600,10 +601,9 @@ asio::awaitable<bool> Gateway::SendKeepalive(http::Exchange& ex, RequestRecord& 
     co_return co_await ex.Write(out);
 }
 
-asio::awaitable<bool> Gateway::ReadErrorBody(upstream::Connection& conn, const upstream::ResponseHead& resp,
+asio::awaitable<bool> Gateway::ReadSmallBody(upstream::Connection& conn, const upstream::ResponseHead& resp,
                                              ByteBuffer& buf, size_t buffered, size_t head_size, std::string& out,
                                              std::chrono::milliseconds timeout, size_t max_body) {
-    const size_t kMaxErrorBody = max_body;
     http::BodyDecoder decoder;
     StartDecoder(decoder, resp);
     std::memmove(buf.data(), buf.data() + head_size, buffered - head_size);
@@ -612,7 +612,7 @@ asio::awaitable<bool> Gateway::ReadErrorBody(upstream::Connection& conn, const u
     for (;;) {
         payload_end = decoder.Decode(buf.data(), payload_end, payload_end, raw_end);
         raw_end = payload_end;
-        if (decoder.done() || decoder.failed() || payload_end > kMaxErrorBody) {
+        if (decoder.done() || decoder.failed() || payload_end > max_body) {
             break;
         }
         if (raw_end == buf.size()) {
@@ -628,7 +628,7 @@ asio::awaitable<bool> Gateway::ReadErrorBody(upstream::Connection& conn, const u
             break;
         }
     }
-    out.assign(buf.data(), std::min(payload_end, kMaxErrorBody));
+    out.assign(buf.data(), std::min(payload_end, max_body));
     co_return decoder.done() && !decoder.failed();
 }
 
@@ -756,7 +756,7 @@ asio::awaitable<std::optional<std::pair<int, std::string>>> Gateway::SmallExchan
         }
     }
     std::string answer;
-    if (!co_await ReadErrorBody(*conn, resp, buf, used, head_size, answer, timeout, 16u << 20)) {
+    if (!co_await ReadSmallBody(*conn, resp, buf, used, head_size, answer, timeout, 16u << 20)) {
         co_return std::nullopt;
     }
     co_return std::make_pair(resp.status, std::move(answer));  // the connection closes here
@@ -885,7 +885,7 @@ asio::awaitable<void> Gateway::RelayTransformed(http::Exchange& ex, RequestRecor
         FailedAttempt failed;
         failed.status = resp.status;
         failed.chat_body = !up.native;
-        if (co_await ReadErrorBody(*conn, resp, buf, buffered, head_size, failed.body, idle_timeout)) {
+        if (co_await ReadSmallBody(*conn, resp, buf, buffered, head_size, failed.body, idle_timeout)) {
             failed.response = std::move(resp);
         } else {
             failed.message = fmt::format("upstream \"{}\" answered {} with an unreadable body", ucfg.name, failed.status);
@@ -1564,7 +1564,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         FailedAttempt failed;
         failed.status = resp.status;
         failed.chat_body = !up->native;
-        const bool body_ok = co_await ReadErrorBody(*conn, resp, buf, buffered, head_size, failed.body,
+        const bool body_ok = co_await ReadSmallBody(*conn, resp, buf, buffered, head_size, failed.body,
                                                     std::chrono::milliseconds(ucfg.stream_idle_timeout_ms));
         if (ex.client_gone()) {
             rec.outcome = "client_closed";
@@ -1660,7 +1660,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         // becomes an error event.
         FailedAttempt late;
         late.status = resp.status;
-        co_await ReadErrorBody(*conn, resp, buf, raw_end, 0, late.body, idle_timeout);
+        co_await ReadSmallBody(*conn, resp, buf, raw_end, 0, late.body, idle_timeout);
         if (!sse) {
             late.response = std::move(resp);
         }

@@ -119,25 +119,6 @@ private:
     bool body_done_ = false;
 };
 
-/// Usage of an OpenAI `usage` object in Anthropic terms.
-void ReadChatUsage(const json::object& u, api::Usage& out) {
-    auto num = [](const json::value* v) -> int64_t { return v && v->is_int64() ? v->as_int64() : -1; };
-    const int64_t prompt = num(u.if_contains("prompt_tokens"));
-    const int64_t completion = num(u.if_contains("completion_tokens"));
-    int64_t cached = 0;
-    if (const auto* d = u.if_contains("prompt_tokens_details"); d && d->is_object()) {
-        cached = std::max<int64_t>(0, num(d->as_object().if_contains("cached_tokens")));
-    }
-    if (prompt >= 0) {
-        out.input_tokens = std::max<int64_t>(0, prompt - cached);
-        out.cache_read_input_tokens = cached;
-        out.cache_creation_input_tokens = 0;
-    }
-    if (completion >= 0) {
-        out.output_tokens = completion;
-    }
-}
-
 class ChatPassthrough final : public ResponseTransform {
 public:
     explicit ChatPassthrough(bool stream) : stream_(stream) {}
@@ -170,7 +151,7 @@ public:
             json::value v = json::parse(data, ec);
             if (!ec && v.is_object()) {
                 if (const auto* u = v.as_object().if_contains("usage"); u && u->is_object()) {
-                    ReadChatUsage(u->as_object(), usage_);
+                    translate::ReadChatUsage(u->as_object(), usage_);
                 }
                 if (v.as_object().contains("error")) {
                     done_ = true;
@@ -184,7 +165,7 @@ public:
         json::value v = json::parse(body, ec);
         if (!ec && v.is_object()) {
             if (const auto* u = v.as_object().if_contains("usage"); u && u->is_object()) {
-                ReadChatUsage(u->as_object(), usage_);
+                translate::ReadChatUsage(u->as_object(), usage_);
             }
         }
         done_ = complete_ = true;

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "clove/api/errors.hpp"
+#include "clove/translate/json_read.hpp"
 #include "clove/translate/tool_emulation.hpp"
 
 namespace clove::translate {
@@ -14,18 +15,6 @@ namespace clove::translate {
 namespace json = boost::json;
 
 namespace {
-
-std::string_view StrOf(const json::value* v) {
-    return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
-}
-
-int64_t IntOf(const json::value* v) {
-    if (!v) return -1;
-    if (v->is_int64()) return v->as_int64();
-    if (v->is_uint64()) return static_cast<int64_t>(v->as_uint64());
-    if (v->is_double()) return static_cast<int64_t>(v->as_double());
-    return -1;
-}
 
 void AppendJson(std::string& out, std::string_view s) { api::AppendJsonString(out, s); }
 
@@ -378,12 +367,11 @@ void ChatToMessages::ToolFragment(const std::string& key, std::string_view id, s
     Delta(tool->index, "input_json_delta", "partial_json", args, out);
 }
 
-void ChatToMessages::ReadUsage(const void* p) {
-    const auto& u = *static_cast<const json::object*>(p);
+bool ReadChatUsage(const json::object& u, api::Usage& usage) {
     const int64_t prompt = IntOf(u.if_contains("prompt_tokens"));
     const int64_t completion = IntOf(u.if_contains("completion_tokens"));
     if (prompt < 0 && completion < 0) {
-        return;
+        return false;
     }
     int64_t cached = 0, written = 0;
     if (const auto* d = u.if_contains("prompt_tokens_details"); d && d->is_object()) {
@@ -393,15 +381,15 @@ void ChatToMessages::ReadUsage(const void* p) {
     if (cached == 0) {
         cached = std::max<int64_t>(0, IntOf(u.if_contains("prompt_cache_hit_tokens")));  // DeepSeek
     }
-    have_upstream_usage_ = true;
     if (prompt >= 0) {
-        usage_.input_tokens = std::max<int64_t>(0, prompt - cached - written);
-        usage_.cache_read_input_tokens = cached;
-        usage_.cache_creation_input_tokens = written;
+        usage.input_tokens = std::max<int64_t>(0, prompt - cached - written);
+        usage.cache_read_input_tokens = cached;
+        usage.cache_creation_input_tokens = written;
     }
     if (completion >= 0) {
-        usage_.output_tokens = completion;
+        usage.output_tokens = completion;
     }
+    return true;
 }
 
 void ChatToMessages::Finish(std::string& out) {
@@ -471,7 +459,7 @@ void ChatToMessages::OnData(std::string_view data, std::string& out) {
     }
     Start(out);
     if (const auto* u = chunk.if_contains("usage"); u && u->is_object()) {
-        ReadUsage(&u->as_object());
+        have_upstream_usage_ = ReadChatUsage(u->as_object(), usage_) || have_upstream_usage_;
     }
     const auto* choices = chunk.if_contains("choices");
     if (!choices || !choices->is_array() || choices->as_array().empty()) {

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 #include "clove/api/usage.hpp"
 #include "clove/config/config.hpp"
 #include "clove/translate/stop_matcher.hpp"
@@ -78,7 +80,6 @@ private:
     void FlushText(std::string& out);
     void FlushThink(std::string& out);  // what the <think> detection holds, at the end of the content
     void Finish(std::string& out);
-    void ReadUsage(const void* usage_object);
     void Event(std::string_view name, std::string_view data, std::string& out);
 
     /// Inline reasoning (`<think>` at the start of the content, from backends without a
@@ -113,6 +114,12 @@ private:
     std::string error_type_;
     std::string scratch_;
 };
+
+/// An OpenAI `usage` object in Anthropic terms: input = prompt - cached - cache writes,
+/// cache_read = prompt_tokens_details.cached_tokens (DeepSeek: prompt_cache_hit_tokens),
+/// cache_creation = cache_write_tokens, output = completion_tokens. Only the fields present are
+/// set; false when it carries no counts.
+bool ReadChatUsage(const boost::json::object& usage, api::Usage& out);
 
 /// Maps an OpenAI-compatible error response (status, body) to the Anthropic status and
 /// error type; the message is the upstream's `error.message` (or its text).

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "clove/translate/json_read.hpp"
 #include "clove/translate/tool_emulation.hpp"
 
 namespace clove::translate {
@@ -31,10 +32,6 @@ int HexVal(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
-}
-
-std::string_view StrOf(const json::value* v) {
-    return v && v->is_string() ? std::string_view(v->as_string()) : std::string_view();
 }
 
 /// Text of a `system` value or of tool_result / document content: a string, or text blocks.
