@@ -19,5 +19,12 @@ if [[ ! -f $tok/node_modules/@anthropic-ai/tokenizer/claude.json || $tok/package
   echo "build: npm ci in $tok"
   (cd $tok && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
 fi
+# The web admin UI (web/) is built by Vite during the CMake build and embedded in the binary: its
+# npm dependencies come from the committed lock file. Install scripts are not needed (esbuild,
+# Tailwind's oxide and rollup ship their native binaries as optional platform packages).
+if [[ ! -f web/node_modules/vite/package.json || web/package-lock.json -nt web/node_modules/.package-lock.json ]]; then
+  echo "build: npm ci in web"
+  (cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+fi
 cmake -S . -B "build/$kind" -G Ninja -DCMAKE_BUILD_TYPE=$type -DCLOVE_WERROR=${CLOVE_WERROR:-OFF} "${extra[@]}" >/dev/null
 cmake --build "build/$kind" -j "$jobs"

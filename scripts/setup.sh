@@ -16,6 +16,9 @@ PACKAGES=(
   postgresql sqlite3
   # tests: the official SDK e2e and the fake upstream run on Node.js
   nodejs
+  # tests: the web admin UI's end-to-end test drives Debian's Chromium with Playwright; Noto CJK so
+  # the Chinese screenshots show glyphs
+  chromium fonts-noto-cjk fonts-dejavu-core
   # benchmark: nginx is the floor, wrk drives the load
   nginx-light wrk procps curl
 )

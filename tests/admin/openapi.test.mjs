@@ -92,6 +92,10 @@ const ROUTES = [
   'DELETE /admin/api/prices/{model}',
   'GET /admin/api/usage/requests',
   'GET /admin/api/usage/summary',
+  'GET /admin/api/usage/latency',
+  'GET /admin/api/admin-keys',
+  'POST /admin/api/admin-keys',
+  'DELETE /admin/api/admin-keys/{id}',
   'GET /admin/api/audit',
   'GET /metrics',
 ];
@@ -110,9 +114,13 @@ const BODIES = {
   'PATCH /admin/api/settings': () => ({ usage_retention_days: 90 }),
   'PUT /admin/api/settings': () => ({ log_level: 'info' }),
   'PUT /admin/api/prices/{model}': () => ({ input: 1, output: 2 }),
+  'POST /admin/api/admin-keys': () => ({ name: `oa-admin-${uniq()}` }),
 };
 
-/** Fresh resources for one call: an upstream with a credential, a client key, a custom price. */
+/**
+ * Fresh resources for one call: an upstream with a credential, a client key, a custom price, an
+ * admin key created through the API (a real `adm_…` id for DELETE /admin/api/admin-keys/{id}).
+ */
 async function fixtures(env) {
   const n = uniq();
   const up = await create(env, '/upstreams', { name: `oa-up-${n}`, base_url: env.fake.url });
@@ -122,12 +130,14 @@ async function fixtures(env) {
   const model = `oa-model-${n}-*`;
   const r = await env.api('PUT', `/prices/${encodeURIComponent(model)}`, { input: 1, output: 2 });
   assert.equal(r.status, 200, describeRes(r));
-  return { upstreams: up.id, credentials: added.data[0].credential.id, keys: key.id, model };
+  const adminKey = await create(env, '/admin-keys', { name: `oa-admin-${n}` });
+  assert.match(String(adminKey.id), /^adm_/, `admin key id: ${JSON.stringify(adminKey)}`);
+  return { upstreams: up.id, credentials: added.data[0].credential.id, keys: key.id, 'admin-keys': adminKey.id, model };
 }
 
 function fill(p, fx) {
   return p
-    .replace(/\/(upstreams|credentials|keys)\/\{id\}/g, (_, r) => `/${r}/${fx[r]}`)
+    .replace(/\/(upstreams|credentials|keys|admin-keys)\/\{id\}/g, (_, r) => `/${r}/${fx[r]}`)
     .replace('{model}', encodeURIComponent(fx.model));
 }
 

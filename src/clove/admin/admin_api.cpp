@@ -17,6 +17,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 
@@ -39,9 +40,27 @@ using storage::Session;
 // ---------------------------------------------------------------------------------------------
 // AdminAuth and Services
 
-void AdminAuth::Add(const proxy::KeyDigest& digest) {
+void AdminAuth::Add(const proxy::KeyDigest& digest, std::string prefix) {
     std::unique_lock lock(keys_mutex_);
-    keys_.insert(digest);
+    if (env_set_.insert(digest).second) {
+        env_.emplace_back(std::move(prefix), digest);
+    }
+}
+
+void AdminAuth::SetStored(const std::vector<proxy::KeyDigest>& digests) {
+    std::unordered_set<proxy::KeyDigest, proxy::KeyDigestHash> next(digests.begin(), digests.end());
+    std::unique_lock lock(keys_mutex_);
+    stored_.swap(next);
+}
+
+bool AdminAuth::HasEnvKeys() const {
+    std::shared_lock lock(keys_mutex_);
+    return !env_.empty();
+}
+
+std::vector<std::pair<std::string, proxy::KeyDigest>> AdminAuth::EnvKeys() const {
+    std::shared_lock lock(keys_mutex_);
+    return env_;
 }
 
 bool AdminAuth::Check(std::string_view presented) const {
@@ -50,8 +69,13 @@ bool AdminAuth::Check(std::string_view presented) const {
     }
     auto d = proxy::DigestKey(presented);
     std::shared_lock lock(keys_mutex_);
-    auto it = keys_.find(d);
-    return it != keys_.end() && CRYPTO_memcmp(it->data(), d.data(), d.size()) == 0;
+    for (const auto* set : {&env_set_, &stored_}) {
+        auto it = set->find(d);
+        if (it != set->end() && CRYPTO_memcmp(it->data(), d.data(), d.size()) == 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 int AdminAuth::BlockedFor(const std::string& address) {
@@ -86,8 +110,22 @@ void AdminAuth::Failure(const std::string& address) {
     ++a.failures;
 }
 
+void Services::ReloadAdminKeys() {
+    const bool env = auth.HasEnvKeys();
+    auto rows = db.Read([](Session& s) { return storage::ListAdminKeys(s); });
+    std::vector<proxy::KeyDigest> digests;
+    for (const auto& r : rows) {
+        proxy::KeyDigest d{};
+        if ((!env || r.name != storage::kGeneratedAdminKeyName) && proxy::DigestFromHex(r.hash, d)) {
+            digests.push_back(d);
+        }
+    }
+    auth.SetStored(digests);
+}
+
 void Services::Rebuild() {
     std::lock_guard lock(rebuild_mutex);
+    ReloadAdminKeys();  // keys another replica created become valid here on the next change
     auto state = db.Write([&](Session& s) { return storage::LoadRuntimeState(s, box); });
     auto snap = proxy::Snapshot::Build(state, health);
     snapshots.Store(std::move(snap));
@@ -389,7 +427,13 @@ json::object CacheRowJson(const routing::CacheStats::Row& r) {
             {"last_seen_at", FormatTime(r.last_seen_ms)}};
 }
 
-json::object KeyJson(const storage::ClientKeyRow& k, const std::map<std::string, storage::SummaryRow>& totals) {
+json::object SpendJson(const quota::Limiter::Spend& sp) {
+    return {{"day_usd", Usd(sp.day)}, {"month_usd", Usd(sp.month)}, {"total_usd", Usd(sp.total)},
+            {"reserved_usd", Usd(sp.reserved)}};
+}
+
+json::object KeyJson(const storage::ClientKeyRow& k, const std::map<std::string, storage::SummaryRow>& totals,
+                     quota::Limiter* limiter = nullptr) {
     json::array models;
     for (const auto& m : k.allowed_models) {
         models.emplace_back(m);
@@ -410,7 +454,10 @@ json::object KeyJson(const storage::ClientKeyRow& k, const std::map<std::string,
             {"usage", json::object{{"requests", t.requests},
                                    {"input_tokens", t.input_tokens},
                                    {"output_tokens", t.output_tokens},
-                                   {"cost_usd", Usd(t.cost_nanousd)}}}};
+                                   {"cost_usd", Usd(t.cost_nanousd)}}},
+            // What the budgets are checked against (this process's counters, seeded from the
+            // usage rows at start): the current UTC day and month, and the key's lifetime.
+            {"spend", limiter ? json::value(SpendJson(limiter->SpendOf(k.id))) : json::value(nullptr)}};
 }
 
 json::object SettingsJson(const config::Settings& st) {
@@ -689,7 +736,8 @@ json::array AddCredentials(Session& s, const auth::SecretBox& box, const std::st
 
 class Router {
 public:
-    Router(Services& s, std::string actor) : s_(s), actor_(std::move(actor)) {}
+    Router(Services& s, std::string actor, proxy::KeyDigest presented)
+        : s_(s), actor_(std::move(actor)), presented_(presented) {}
 
     /// Blocking: runs on the pool. `segs` are the path segments after /admin/api/.
     Reply Dispatch(boost::beast::http::verb method, const std::vector<std::string>& segs, std::string_view query,
@@ -799,6 +847,21 @@ public:
             need(method == verb::get);
             return UsageSummary(ParseQuery(query));
         }
+        if (r == "usage" && n == 2 && segs[1] == "latency") {
+            need(method == verb::get);
+            return UsageLatency(ParseQuery(query));
+        }
+        if (r == "admin-keys") {
+            if (n == 1) {
+                if (method == verb::get) return ListAdminKeysRoute();
+                need(method == verb::post);
+                return CreateAdminKey(ParseObject(body));
+            }
+            if (n == 2) {
+                need(method == verb::delete_);
+                return DeleteAdminKeyRoute(segs[1]);
+            }
+        }
         if (r == "audit" && n == 1) {
             need(method == verb::get);
             return Audit(ParseQuery(query));
@@ -841,8 +904,25 @@ private:
                        {"usage_queue_depth", s_.usage.queue_depth()},
                        {"usage_spooled", s_.usage.spooled()},
                        {"usage_written", s_.usage.written()}};
-        // The database must answer: a status that says "ok" while it is down would mislead.
-        s_.db.Read([](Session& s) { s.Query("SELECT 1", {}); });
+        // The database must answer: a status that says "ok" while it is down would mislead. The
+        // credential states are the live ones of this process (as in the credential lists).
+        json::object states{{"valid", 0}, {"cooling_down", 0}, {"invalid", 0}, {"disabled", 0}};
+        s_.db.Read([&](Session& s) {
+            for (const auto& c : storage::ListCredentials(s, std::nullopt)) {
+                auto view = CredentialJson(c, s_.health);
+                if (auto* st = view.if_contains("state"); st && st->is_string()) {
+                    auto& slot = states[st->as_string()];
+                    slot = (slot.is_int64() ? slot.as_int64() : 0) + 1;
+                }
+            }
+        });
+        o["credentials"] = std::move(states);
+        o["listen"] = json::object{{"host", s_.server.host},
+                                   {"port", s_.server.port},
+                                   {"workers", s_.server.workers},
+                                   {"data_dir", s_.server.data_dir},
+                                   {"config", s_.server.config_source.empty() ? json::value(nullptr)
+                                                                              : json::value(s_.server.config_source)}};
         return Json(200, o);
     }
 
@@ -1048,7 +1128,7 @@ private:
             auto totals = Totals(s);
             json::array a;
             for (const auto& k : storage::ListClientKeys(s)) {
-                a.push_back(KeyJson(k, totals));
+                a.push_back(KeyJson(k, totals, s_.limiter));
             }
             return Json(200, json::object{{"data", std::move(a)}});
         });
@@ -1058,7 +1138,7 @@ private:
         return s_.db.Read([&](Session& s) {
             auto k = storage::GetClientKey(s, id);
             if (!k) NotFound("key " + id + " not found");
-            return Json(200, KeyJson(*k, Totals(s)));
+            return Json(200, KeyJson(*k, Totals(s), s_.limiter));
         });
     }
 
@@ -1102,7 +1182,7 @@ private:
                 Conflict("name", "a key named \"" + k.name + "\" already exists");
             }
             storage::InsertClientKey(s, k);
-            auto view = KeyJson(k, {});
+            auto view = KeyJson(k, {}, s_.limiter);
             storage::AppendAudit(s, actor_, "create", "client_key", k.id, json::serialize(view));
             view["key"] = plaintext;
             return Json(201, view);
@@ -1118,7 +1198,7 @@ private:
                 Conflict("name", "a key named \"" + k->name + "\" already exists");
             }
             storage::UpdateClientKey(s, *k);
-            auto view = KeyJson(*k, Totals(s));
+            auto view = KeyJson(*k, Totals(s), s_.limiter);
             json::object changes;
             for (const auto& [name, v] : body) {
                 if (auto* a = view.if_contains(name)) {
@@ -1408,6 +1488,134 @@ private:
                                       {"to", FormatTime(to)}});
     }
 
+    /// TTFB and duration percentiles over the newest requests of a range, and its failures by
+    /// error type (the dashboard's latency and error panels).
+    Reply UsageLatency(const std::map<std::string, std::string>& q) {
+        for (const auto& [k, v] : q) {
+            if (k != "from" && k != "to") Invalid(Printable(k), "unknown query parameter");
+        }
+        constexpr int64_t kMaxSample = 100'000;
+        int64_t to = TimeParam(q, "to").value_or(storage::NowMs() + 3'600'000);
+        int64_t from = TimeParam(q, "from").value_or(storage::NowMs() - 86'400'000);
+        auto [sample, errors] = s_.db.Read([&](Session& s) {
+            return std::make_pair(storage::SampleLatency(s, from, to, kMaxSample), storage::CountErrors(s, from, to));
+        });
+        auto percentiles = [](std::vector<double>& v) {
+            auto at = [&v](double p) -> json::value {
+                if (v.empty()) return nullptr;
+                // Nearest rank: the smallest value with at least p of the sample at or below it.
+                size_t k = static_cast<size_t>(std::ceil(p * static_cast<double>(v.size())));
+                k = std::clamp<size_t>(k, 1, v.size()) - 1;
+                std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+                return std::round(v[k] * 10.0) / 10.0;
+            };
+            return json::object{{"p50", at(0.50)}, {"p90", at(0.90)}, {"p99", at(0.99)}};
+        };
+        json::array errs;
+        int64_t failed = 0;
+        for (const auto& e : errors) {
+            failed += e.count;
+            errs.push_back(json::object{{"type", e.type.empty() ? json::value(nullptr) : json::value(e.type)},
+                                        {"status", e.status},
+                                        {"count", e.count}});
+        }
+        return Json(200, json::object{{"count", sample.total},
+                                      {"sampled", static_cast<int64_t>(sample.duration_ms.size())},
+                                      {"errors_total", failed},
+                                      {"ttfb_ms", percentiles(sample.ttfb_ms)},
+                                      {"duration_ms", percentiles(sample.duration_ms)},
+                                      {"errors", std::move(errs)},
+                                      {"from", FormatTime(from)},
+                                      {"to", FormatTime(to)}});
+    }
+
+    // ---- admin keys ----
+    bool IsCurrent(const std::string& hash_hex) const {
+        proxy::KeyDigest d{};
+        return proxy::DigestFromHex(hash_hex, d) && d == presented_;
+    }
+
+    Reply ListAdminKeysRoute() {
+        json::array a;
+        int i = 0;
+        for (const auto& [prefix, digest] : s_.auth.EnvKeys()) {
+            ++i;
+            a.push_back(json::object{{"id", "env-" + std::to_string(i)},
+                                     {"name", "ADMIN_API_KEYS #" + std::to_string(i)},
+                                     {"prefix", prefix},
+                                     {"source", "env"},
+                                     {"active", true},
+                                     {"created_at", nullptr},
+                                     {"current", digest == presented_}});
+        }
+        const bool env = s_.auth.HasEnvKeys();
+        auto rows = s_.db.Read([](Session& s) { return storage::ListAdminKeys(s); });
+        for (const auto& r : rows) {
+            a.push_back(AdminKeyJson(r, !(env && r.name == storage::kGeneratedAdminKeyName)));
+        }
+        return Json(200, json::object{{"data", std::move(a)}});
+    }
+
+    json::object AdminKeyJson(const storage::AdminKeyRow& r, bool active) const {
+        return {{"id", r.id},
+                {"name", r.name},
+                {"prefix", r.prefix},
+                {"source", "database"},
+                {"active", active},
+                {"created_at", FormatTime(r.created_at)},
+                {"current", IsCurrent(r.hash)}};
+    }
+
+    Reply CreateAdminKey(const json::object& body) {
+        Fields f(body);
+        f.RejectUnknown({"name"});
+        std::string name = f.String("name").value_or("");
+        if (name.empty() || name.size() > 64 || !IsName(name, 64, "._-@ ")) {
+            Invalid("name", "required: 1-64 characters of A-Z a-z 0-9 . _ - @ and space");
+        }
+        if (name == storage::kGeneratedAdminKeyName) {
+            Invalid("name", "is reserved");
+        }
+        std::string plaintext = auth::GenerateKey("clv_admin_");
+        storage::AdminKeyRow row{auth::GenerateId("adm_"), name, plaintext.substr(0, 14), auth::Sha256Hex(plaintext),
+                                 storage::NowMs()};
+        s_.db.Write([&](Session& s) {
+            storage::InsertAdminKey(s, row.id, row.name, row.prefix, row.hash, row.created_at);
+            storage::AppendAudit(s, actor_, "create", "admin_key", row.id,
+                                 json::serialize(json::object{{"name", row.name}, {"prefix", row.prefix}}));
+        });
+        s_.ReloadAdminKeys();
+        json::object view = AdminKeyJson(row, true);
+        view["key"] = plaintext;
+        return Json(201, view);
+    }
+
+    Reply DeleteAdminKeyRoute(const std::string& id) {
+        if (id.rfind("env-", 0) == 0) {
+            throw ApiError{400, "invalid_request_error",
+                           "this key comes from ADMIN_API_KEYS: remove it there and restart Clove", "id"};
+        }
+        const bool env = s_.auth.HasEnvKeys();
+        s_.db.Write([&](Session& s) {
+            auto rows = storage::ListAdminKeys(s);
+            auto it = std::find_if(rows.begin(), rows.end(), [&](const auto& r) { return r.id == id; });
+            if (it == rows.end()) NotFound("admin key " + id + " not found");
+            size_t usable = env ? s_.auth.EnvKeys().size() : 0;
+            for (const auto& r : rows) {
+                if (r.id != id && !(env && r.name == storage::kGeneratedAdminKeyName)) ++usable;
+            }
+            if (usable == 0) {
+                throw ApiError{409, "invalid_request_error",
+                               "cannot delete the last admin key: create another one first", "id"};
+            }
+            storage::DeleteAdminKey(s, id);
+            storage::AppendAudit(s, actor_, "delete", "admin_key", id,
+                                 json::serialize(json::object{{"name", it->name}, {"prefix", it->prefix}}));
+        });
+        s_.ReloadAdminKeys();
+        return NoContent();
+    }
+
     Reply Audit(const std::map<std::string, std::string>& q) {
         for (const auto& [k, v] : q) {
             if (k != "limit" && k != "cursor") Invalid(Printable(k), "unknown query parameter");
@@ -1440,6 +1648,7 @@ private:
 
     Services& s_;
     std::string actor_;
+    proxy::KeyDigest presented_{};  ///< digest of the admin key of this request ("current" key)
 };
 
 std::vector<std::string> SplitSegments(std::string_view rest) {
@@ -1629,9 +1838,10 @@ asio::awaitable<void> AdminApi::Handle(http::Exchange& ex, asio::io_context& ioc
                     co_await Blocking(s_.blocking, std::move(save));
                     reply = Json(200, result);
                 } else {
-                    auto job = [this, method, segs, query = std::string(ex.query), body = ex.request.body(), actor]() {
+                    auto job = [this, method, segs, query = std::string(ex.query), body = ex.request.body(), actor,
+                                digest = proxy::DigestKey(presented)]() {
                         bool changed = false;
-                        Router router(s_, actor);
+                        Router router(s_, actor, digest);
                         Reply r = router.Dispatch(method, segs, query, body, changed);
                         if (changed && r.status < 300) {
                             s_.Rebuild();

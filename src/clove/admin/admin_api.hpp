@@ -34,9 +34,17 @@ public:
     static constexpr int kMaxFailures = 10;
     static constexpr std::chrono::seconds kWindow{60};
 
-    void Add(const proxy::KeyDigest& digest);
+    /// A key from ADMIN_API_KEYS (for the whole life of the process). `prefix` is for display.
+    void Add(const proxy::KeyDigest& digest, std::string prefix = {});
+    /// Replaces the keys stored in the database (created through the API, or generated at first
+    /// start): reloaded at start and after every admin change.
+    void SetStored(const std::vector<proxy::KeyDigest>& digests);
     /// True when `presented` is an admin key (digest lookup, constant-time confirm).
     bool Check(std::string_view presented) const;
+    /// True when ADMIN_API_KEYS gave keys (then the key generated at first start is not honoured).
+    bool HasEnvKeys() const;
+    /// Display prefixes and digests of the ADMIN_API_KEYS keys, in the order given.
+    std::vector<std::pair<std::string, proxy::KeyDigest>> EnvKeys() const;
 
     /// Seconds until `address` may try again, or 0 when it is not blocked.
     int BlockedFor(const std::string& address);
@@ -44,13 +52,24 @@ public:
 
 private:
     mutable std::shared_mutex keys_mutex_;
-    std::unordered_set<proxy::KeyDigest, proxy::KeyDigestHash> keys_;
+    std::vector<std::pair<std::string, proxy::KeyDigest>> env_;
+    std::unordered_set<proxy::KeyDigest, proxy::KeyDigestHash> env_set_;
+    std::unordered_set<proxy::KeyDigest, proxy::KeyDigestHash> stored_;
     struct Attempts {
         std::chrono::steady_clock::time_point window_start;
         int failures = 0;
     };
     std::mutex attempts_mutex_;
     std::unordered_map<std::string, Attempts> attempts_;
+};
+
+/// Where the process listens (shown read-only by the admin API: changing it needs a restart).
+struct ServerInfo {
+    std::string host;
+    uint16_t port = 0;
+    uint32_t workers = 0;
+    std::string data_dir;
+    std::string config_source;
 };
 
 /// What the admin API and the snapshot rebuilder share. Owned by app::Main.
@@ -69,7 +88,11 @@ struct Services {
     routing::HealthTable* health = nullptr;  ///< live credential state (set by the app)
     quota::Limiter* limiter = nullptr;       ///< client key counters (set by the app)
     routing::CacheStats* cache_stats = nullptr;  ///< prompt-cache efficiency (set by the app)
+    ServerInfo server{};                         ///< listen address etc. (set by the app)
 
+    /// Loads the stored admin keys into `auth` (the first-start key only without ADMIN_API_KEYS).
+    /// Blocking.
+    void ReloadAdminKeys();
     /// Loads the runtime state in one transaction, builds a snapshot and publishes it. Blocking.
     /// Throws storage::DbError / std::runtime_error.
     void Rebuild();

@@ -1,6 +1,7 @@
 // The composition root: configuration, the state layer (database, secrets, seeding, admin keys),
 // the usage writer, the first snapshot, then the HTTP server whose per-worker handler sends
-// /admin/api/* and /metrics to the admin API and everything else to the gateway. On exit
+// /admin/api/* and /metrics to the admin API, the embedded web UI's pages and assets to webui, and
+// everything else to the gateway. On exit
 // (after the drain) the usage writer flushes every queued record before the process ends.
 
 #include "clove/app/app.hpp"
@@ -13,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <thread>
 
 #include "clove/admin/admin_api.hpp"
 #include "clove/app/bootstrap.hpp"
@@ -24,6 +26,7 @@
 #include "clove/proxy/snapshot.hpp"
 #include "clove/storage/repository.hpp"
 #include "clove/usage/writer.hpp"
+#include "clove/webui/static_files.hpp"
 #include "clove/quota/limiter.hpp"
 #include "clove/routing/credential_state.hpp"
 #include "clove/routing/sticky.hpp"
@@ -45,9 +48,15 @@ public:
         const std::string_view p = ex.path;
         if (p == "/metrics" || p == "/admin/api" || p.rfind("/admin/api/", 0) == 0) {
             co_await admin_.Handle(ex, ioc_, tls_);
-        } else {
-            co_await gateway_->Handle(ex);
+            co_return;
         }
+        if (!webui::IsApiPath(p)) {
+            const bool served = co_await webui::Serve(ex);
+            if (served) {
+                co_return;
+            }
+        }
+        co_await gateway_->Handle(ex);
     }
     void OnDrain() override { gateway_->OnDrain(); }
 
@@ -152,7 +161,7 @@ int Main(int argc, char** argv) {
     }
     try {
         services.Rebuild();
-        SetupAdminKeys(*db, services.auth, Env("ADMIN_API_KEYS"));
+        SetupAdminKeys(*db, services, Env("ADMIN_API_KEYS"));
     } catch (const std::exception& e) {
         log::error("cannot load the runtime configuration: {}", e.what());
         return 1;
@@ -193,7 +202,11 @@ int Main(int argc, char** argv) {
         return std::make_unique<FrontHandler>(ioc, gctx, admin_api);
     });
     try {
-        server.Bind();
+        const uint16_t port = server.Bind();
+        services.server = {opts.host, port,
+                           opts.workers ? opts.workers : std::max(1u, std::thread::hardware_concurrency()),
+                           cfg.storage.database_url.empty() ? cfg.storage.data_dir : std::string("(DATABASE_URL)"),
+                           cfg.source};
     } catch (const std::exception& e) {
         log::error("cannot listen on {}:{}: {}", opts.host, opts.port, e.what());
         writer.Stop();

@@ -145,7 +145,8 @@ bool Seed(storage::Database& db, const auth::SecretBox& box, const config::Confi
     });
 }
 
-void SetupAdminKeys(storage::Database& db, admin::AdminAuth& auth, const std::optional<std::string>& env_keys) {
+void SetupAdminKeys(storage::Database& db, admin::Services& services, const std::optional<std::string>& env_keys) {
+    admin::AdminAuth& auth = services.auth;
     if (env_keys && !env_keys->empty()) {
         auto keys = SplitComma(*env_keys);
         if (keys.empty()) {
@@ -155,27 +156,25 @@ void SetupAdminKeys(storage::Database& db, admin::AdminAuth& auth, const std::op
             if (k.size() < 16) {
                 throw std::runtime_error("ADMIN_API_KEYS: every admin key must be at least 16 characters");
             }
-            auth.Add(proxy::DigestKey(k));
+            auth.Add(proxy::DigestKey(k), auth::DisplayPrefix(k));
         }
         log::info("admin API: {} admin key(s) from ADMIN_API_KEYS", keys.size());
-        return;
     }
+    // Keys created through the admin API are honoured in every case; the key generated at the
+    // first start only while ADMIN_API_KEYS is not set (setting it replaces that key).
     std::string generated;
-    auto hashes = db.Write([&](Session& s) {
-        if (storage::CountAdminKeys(s) == 0) {
-            generated = auth::GenerateKey("clv_admin_");
-            storage::InsertAdminKey(s, auth::GenerateId("adm_"), "generated at first start",
-                                    generated.substr(0, 14), auth::Sha256Hex(generated));
-            storage::AppendAudit(s, "system", "create", "admin_key", "", "{\"source\":\"first start\"}");
-        }
-        return storage::AdminKeyHashes(s);
-    });
-    for (const auto& h : hashes) {
-        proxy::KeyDigest d{};
-        if (proxy::DigestFromHex(h, d)) {
-            auth.Add(d);
-        }
+    if (!auth.HasEnvKeys()) {
+        db.Write([&](Session& s) {
+            if (storage::CountAdminKeys(s) == 0) {
+                generated = auth::GenerateKey("clv_admin_");
+                const std::string id = auth::GenerateId("adm_");
+                storage::InsertAdminKey(s, id, storage::kGeneratedAdminKeyName, generated.substr(0, 14),
+                                        auth::Sha256Hex(generated));
+                storage::AppendAudit(s, "system", "create", "admin_key", id, "{\"source\":\"first start\"}");
+            }
+        });
     }
+    services.ReloadAdminKeys();
     if (!generated.empty()) {
         // Printed once, to stdout only (not the log): the operator stores it now.
         std::cout << "admin key (shown once, store it now): " << generated << std::endl;

@@ -23,8 +23,9 @@ std::unique_ptr<storage::Database> OpenDatabase(const config::Config& c);
 /// Upstreams and keys are matched by name. Returns true when it wrote anything.
 bool Seed(storage::Database& db, const auth::SecretBox& box, const config::Config& c);
 
-/// Admin keys: from ADMIN_API_KEYS (each >= 16 characters) when set; otherwise the stored ones,
-/// and when there are none a new key is generated, printed once to stdout and stored hashed.
-void SetupAdminKeys(storage::Database& db, admin::AdminAuth& auth, const std::optional<std::string>& env_keys);
+/// Admin keys: from ADMIN_API_KEYS (each >= 16 characters) when set, plus the keys created through
+/// the admin API; without ADMIN_API_KEYS also the key generated at first start (generated,
+/// printed once to stdout and stored hashed when the database has no admin key at all).
+void SetupAdminKeys(storage::Database& db, admin::Services& services, const std::optional<std::string>& env_keys);
 
 }  // namespace clove::app

@@ -1193,9 +1193,15 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
     }
 
     // ---- 3. Admit: the client key's limits, before any upstream call ---------------------------
-    if (client_key && ctx_.limiter && endpoint != Endpoint::kCountTokens && client_key->limits.any()) {
-        const config::PriceSpec* price = snap->prices ? snap->prices->Find(view.model) : nullptr;
-        const int64_t reserve = quota::ReserveNanoUsd(price, body.size(), view.max_tokens);
+    // Every key goes through the limiter, limits or not: its spend and minute counters stay exact,
+    // so a budget or rate limit set later starts from the truth (and the admin API shows it).
+    if (client_key && ctx_.limiter && endpoint != Endpoint::kCountTokens) {
+        const auto& lim = client_key->limits;
+        int64_t reserve = 0;
+        if (lim.daily_budget_usd || lim.monthly_budget_usd || lim.budget_usd) {
+            const config::PriceSpec* price = snap->prices ? snap->prices->Find(view.model) : nullptr;
+            reserve = quota::ReserveNanoUsd(price, body.size(), view.max_tokens);
+        }
         if (auto refusal = ctx_.limiter->Admit(client_key->id, client_key->limits, reserve, rec.ticket)) {
             std::string extra = fmt::format("retry-after: {}\r\nx-clove-limit: {}\r\n",
                                             std::max<int64_t>(1, (refusal->retry_after_ms + 999) / 1000), refusal->limit);
@@ -1203,7 +1209,9 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
             co_await RespondError(ex, rec, refusal->status, refusal->message, extra);
             co_return;
         }
-        rec.limits = &client_key->limits;
+        if (lim.any()) {
+            rec.limits = &client_key->limits;
+        }
     }
 
     // Client disconnect closes whatever upstream connection is current.

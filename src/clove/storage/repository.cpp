@@ -500,9 +500,21 @@ std::vector<std::string> AdminKeyHashes(Session& s) {
 }
 
 void InsertAdminKey(Session& s, const std::string& id, const std::string& name, const std::string& prefix,
-                    const std::string& hash) {
+                    const std::string& hash, int64_t created_at) {
     s.Exec("INSERT INTO admin_keys (id, name, prefix, hash, created_at) VALUES (?,?,?,?,?)",
-           {V(id), V(name), V(prefix), V(hash), V(NowMs())});
+           {V(id), V(name), V(prefix), V(hash), V(created_at ? created_at : NowMs())});
+}
+
+std::vector<AdminKeyRow> ListAdminKeys(Session& s) {
+    std::vector<AdminKeyRow> out;
+    for (const auto& r : s.Query("SELECT id, name, prefix, hash, created_at FROM admin_keys ORDER BY created_at, id", {})) {
+        out.push_back({r.Text(0), r.Text(1), r.Text(2), r.Text(3), r.Int(4)});
+    }
+    return out;
+}
+
+bool DeleteAdminKey(Session& s, const std::string& id) {
+    return s.Exec("DELETE FROM admin_keys WHERE id = ?", {V(id)}) > 0;
 }
 
 // ---- settings, prices, meta ----
@@ -858,6 +870,33 @@ SummaryRow ToSummary(const Row& r) {
     return {r.Text(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4), r.Int(5), r.Int(6), r.Int(7)};
 }
 }  // namespace
+
+LatencySample SampleLatency(Session& s, int64_t from_ms, int64_t to_ms, int64_t max_rows) {
+    LatencySample out;
+    for (const auto& r : s.Query("SELECT COUNT(*) FROM usage WHERE ts >= ? AND ts < ?", {V(from_ms), V(to_ms)})) {
+        out.total = r.Int(0);
+    }
+    // The newest rows first through the ts index: the sample is bounded whatever the range holds.
+    for (const auto& r : s.Query("SELECT ttfb_ms, duration_ms FROM usage WHERE ts >= ? AND ts < ? ORDER BY ts DESC LIMIT ?",
+                                 {V(from_ms), V(to_ms), V(max_rows)})) {
+        if (!r.Null(0)) {
+            out.ttfb_ms.push_back(r.Real(0));
+        }
+        out.duration_ms.push_back(r.Real(1));
+    }
+    return out;
+}
+
+std::vector<ErrorCount> CountErrors(Session& s, int64_t from_ms, int64_t to_ms) {
+    std::vector<ErrorCount> out;
+    for (const auto& r : s.Query("SELECT COALESCE(error_type, ''), status, COUNT(*) FROM usage "
+                                 "WHERE ts >= ? AND ts < ? AND status >= 400 GROUP BY COALESCE(error_type, ''), status "
+                                 "ORDER BY COUNT(*) DESC, status",
+                                 {V(from_ms), V(to_ms)})) {
+        out.push_back({r.Text(0), r.Int(1), r.Int(2)});
+    }
+    return out;
+}
 
 std::vector<SummaryRow> SummarizeUsage(Session& s, const std::string& group_by, int64_t from_ms, int64_t to_ms) {
     // Whole hours come from the rollup; the partial hours at either end from the rows themselves

@@ -116,8 +116,17 @@ bool DeleteClientKey(Session& s, const std::string& id);
 // ---- admin keys (hashes only) ----
 int64_t CountAdminKeys(Session& s);
 std::vector<std::string> AdminKeyHashes(Session& s);
+/// `created_at` 0 = now.
 void InsertAdminKey(Session& s, const std::string& id, const std::string& name, const std::string& prefix,
-                    const std::string& hash);
+                    const std::string& hash, int64_t created_at = 0);
+/// The name of the key generated at first start (superseded by ADMIN_API_KEYS when that is set).
+inline constexpr const char* kGeneratedAdminKeyName = "generated at first start";
+struct AdminKeyRow {
+    std::string id, name, prefix, hash;
+    int64_t created_at = 0;
+};
+std::vector<AdminKeyRow> ListAdminKeys(Session& s);
+bool DeleteAdminKey(Session& s, const std::string& id);
 
 // ---- settings, prices, meta ----
 config::Settings LoadSettings(Session& s);
@@ -168,6 +177,19 @@ struct SummaryRow {
 /// group_by: key | upstream | credential | model | hour | day, over [from, to) exactly: whole
 /// hours from the hourly rollup, the partial hours at the ends from the rows.
 std::vector<SummaryRow> SummarizeUsage(Session& s, const std::string& group_by, int64_t from_ms, int64_t to_ms);
+/// Latency of the most recent `max_rows` requests in [from, to): TTFB (requests that got a first
+/// byte) and duration, unsorted, plus how many requests the range holds in all.
+struct LatencySample {
+    std::vector<double> ttfb_ms, duration_ms;
+    int64_t total = 0;
+};
+LatencySample SampleLatency(Session& s, int64_t from_ms, int64_t to_ms, int64_t max_rows);
+/// Failed requests (status >= 400) in [from, to) by error type and status, most frequent first.
+struct ErrorCount {
+    std::string type;
+    int64_t status = 0, count = 0;
+};
+std::vector<ErrorCount> CountErrors(Session& s, int64_t from_ms, int64_t to_ms);
 /// Totals per client key over all time (for key lists): key_id -> row.
 std::vector<SummaryRow> KeyTotals(Session& s);
 /// Deletes usage rows and rollups older than `cutoff_ms`, at most `max_rows` rows per call.
