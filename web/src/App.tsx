@@ -25,8 +25,14 @@ const queryClient = new QueryClient({
   },
 });
 
-// Signed in and opening the dashboard: ask for its data while the page renders.
-if (session.get() && window.location.pathname === '/') prefetchDashboard(queryClient);
+/**
+ * Signed in and opening the dashboard: ask for its numbers before the first render, so that
+ * render shows them instead of a skeleton (waiting at most a moment for a slow server).
+ */
+export function boot(): Promise<void> {
+  if (!session.get() || window.location.pathname !== '/') return Promise.resolve();
+  return Promise.race([prefetchDashboard(queryClient), new Promise<void>((r) => setTimeout(r, 300))]);
+}
 
 function RequireAuth({ children }: { children: React.ReactNode }) {
   const location = useLocation();

@@ -77,12 +77,15 @@ function latencyQuery(range: Range) {
   });
 }
 
-/** Starts the dashboard's requests at once (called before the first render on `/`). */
-export function prefetchDashboard(client: QueryClient) {
+/**
+ * Starts the dashboard's requests at once (called before the first render on `/`); resolves when
+ * the numbers are in the cache (or failed).
+ */
+export function prefetchDashboard(client: QueryClient): Promise<void> {
   const range = initialRange();
-  void client.prefetchQuery(summaryQuery(range));
   void client.prefetchQuery(statusQuery());
   void client.prefetchQuery({ ...latencyQuery(range), retry: false });
+  return client.prefetchQuery(summaryQuery(range));
 }
 
 export function DashboardPage() {
