@@ -111,7 +111,7 @@ function scanDataDir(env, patterns, findings, suffix = '') {
 
 /** All admin GET routes with real ids (for scanning what the API shows). */
 async function adminGetPaths(env) {
-  const paths = ['/status', '/upstreams', '/keys', '/settings', '/prices', '/usage/requests?limit=1000', '/audit?limit=1000'];
+  const paths = ['/status', '/upstreams', '/keys', '/settings', '/prices', '/usage/requests?limit=1000', '/audit?limit=1000', '/usage/latency', '/admin-keys'];
   for (const g of ['key', 'upstream', 'credential', 'model', 'hour', 'day']) paths.push(`/usage/summary?group_by=${g}`);
   const ups = (await get(env, '/upstreams')).data;
   for (const u of ups) {
@@ -294,6 +294,8 @@ row.check('(b) authorization matrix: every admin route × wrong credentials → 
   const alice = await seededKey(env);
   const client = await create(env, '/keys', { name: 'matrix-client' });
   assert.equal((await env.api('PUT', '/prices/claude-sec-%2A', { input: 9, output: 9 })).status, 200);
+  const second = await env.api('POST', '/admin-keys', { name: 'matrix-second' });
+  assert.equal(second.status, 201, describeRes(second));
   const before = await adminState(env, up);
 
   const routes = [
@@ -321,6 +323,10 @@ row.check('(b) authorization matrix: every admin route × wrong credentials → 
     ['DELETE', '/admin/api/prices/{model}', '/admin/api/prices/claude-sec-%2A'],
     ['GET', '/admin/api/usage/requests', '/admin/api/usage/requests?limit=10'],
     ['GET', '/admin/api/usage/summary', '/admin/api/usage/summary?group_by=key'],
+    ['GET', '/admin/api/usage/latency', '/admin/api/usage/latency'],
+    ['GET', '/admin/api/admin-keys', '/admin/api/admin-keys'],
+    ['POST', '/admin/api/admin-keys', '/admin/api/admin-keys', { name: 'authz-admin' }],
+    ['DELETE', '/admin/api/admin-keys/{id}', `/admin/api/admin-keys/${second.json.id}`],
     ['GET', '/admin/api/audit', '/admin/api/audit?limit=10'],
     ['GET', '/admin/api/cache', '/admin/api/cache'],
     ['GET', '/metrics', '/metrics'],
@@ -513,6 +519,7 @@ for (const backend of BACKENDS) {
       await check(`${L} POST credentials label`, 'POST', `/upstreams/${target.id}/credentials`, { key: `sk-inj-label-${i}-0001`, label: s });
       await check(`${L} PATCH credential label`, 'PATCH', `/credentials/${tcred.id}`, { label: s });
       await check(`${L} PATCH credential enabled`, 'PATCH', `/credentials/${tcred.id}`, { enabled: s });
+      await check(`${L} POST admin-keys name`, 'POST', '/admin-keys', { name: s });
       for (const [f, body] of [
         ['name', { name: s }],
         ['expires_at', { name: `inj-k-e-${i}`, expires_at: s }],
@@ -555,6 +562,8 @@ for (const backend of BACKENDS) {
       for (const q of ['group_by', 'from', 'to']) {
         await check(`${L} usage/summary ?${q}`, 'GET', `/usage/summary?${q === 'group_by' ? '' : 'group_by=key&'}${q}=${e}`);
       }
+      for (const q of ['from', 'to']) await check(`${L} usage/latency ?${q}`, 'GET', `/usage/latency?${q}=${e}`);
+      await check(`${L} DELETE admin-keys path id`, 'DELETE', `/admin-keys/${e}`);
       await check(`${L} audit ?cursor`, 'GET', `/audit?cursor=${e}`);
       await check(`${L} audit ?limit`, 'GET', `/audit?limit=${e}`);
     }

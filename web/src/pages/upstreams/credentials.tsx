@@ -11,8 +11,8 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/com
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from '@/components/ui/dialog';
 import { Input, Textarea } from '@/components/ui/input';
 import { Table, TBody, TD, TH, THead, TR } from '@/components/ui/table';
-import { api, ApiError, type AddCredentialResult, type Credential, type CredentialTest, type List, type Upstream } from '@/lib/api';
-import { fmtClock, fmtInt, fmtMs, fmtRelative, fmtTime } from '@/lib/format';
+import { api, ApiError, type AddCredentialResult, type Credential, type CredentialTest, type List, type Summary, type SummaryRow, type Upstream } from '@/lib/api';
+import { fmtClock, fmtCompact, fmtInt, fmtMs, fmtRelative, fmtTime, fmtUsd } from '@/lib/format';
 import { cn } from '@/lib/utils';
 import { credentialsKey, KeyLineProblems, parseKeyLines, upstreamsKey } from './shared';
 
@@ -160,6 +160,42 @@ function LastError({ error, className }: { error: string | null; className?: str
   );
 }
 
+/** Tokens and cost per credential over the last 24 hours (from the usage records). */
+function useCredentialUsage() {
+  return useQuery({
+    queryKey: ['upstreams', 'credential-usage'],
+    queryFn: async () => {
+      const s = await api.get<Summary>('/usage/summary', {
+        group_by: 'credential',
+        from: new Date(Date.now() - 86_400_000).toISOString(),
+      });
+      return new Map(s.data.map((r) => [r.group, r]));
+    },
+    refetchInterval: 10_000,
+  });
+}
+
+function CredentialUsage({ row }: { row: SummaryRow | undefined }) {
+  const { t } = useTranslation('upstreams');
+  if (!row) return <span className="text-xs text-muted-foreground">—</span>;
+  const tokens = row.input_tokens + row.output_tokens + row.cache_creation_input_tokens + row.cache_read_input_tokens;
+  return (
+    <span
+      className="whitespace-nowrap text-xs tabular-nums"
+      data-testid="cred-usage"
+      title={t('cred.usageTitle', {
+        requests: fmtInt(row.requests),
+        input: fmtInt(row.input_tokens),
+        output: fmtInt(row.output_tokens),
+        cacheRead: fmtInt(row.cache_read_input_tokens),
+        cost: fmtUsd(row.cost_usd),
+      })}
+    >
+      {fmtCompact(tokens)} <span className="text-muted-foreground">tok</span> · {fmtUsd(row.cost_usd)}
+    </span>
+  );
+}
+
 function Counters({ c }: { c: Credential['counters'] }) {
   const { t } = useTranslation('upstreams');
   const items: [string, number, string][] = [
@@ -184,6 +220,7 @@ function Counters({ c }: { c: Credential['counters'] }) {
 
 function CredentialTable({ creds, upstreamId, onDone }: { creds: Credential[]; upstreamId: string; onDone: () => void }) {
   const { t } = useTranslation(['upstreams', 'common']);
+  const usage = useCredentialUsage();
   const [editing, setEditing] = useState<Credential | null>(null);
   return (
     <>
@@ -195,7 +232,7 @@ function CredentialTable({ creds, upstreamId, onDone }: { creds: Credential[]; u
             <TH>{t('cred.lastError')}</TH>
             <TH>{t('cred.lastUsed')}</TH>
             <TH className="text-right">{t('cred.inFlight')}</TH>
-            <TH title={t('cred.countersTitle')}>{t('cred.counters')}</TH>
+            <TH title={`${t('cred.countersTitle')}. ${t('cred.usage24hTitle')}`}>{t('cred.counters')}</TH>
             <TH className="text-right">
               <span className="sr-only">{t('cred.actions')}</span>
             </TH>
@@ -219,6 +256,10 @@ function CredentialTable({ creds, upstreamId, onDone }: { creds: Credential[]; u
               <TD className="text-right tabular-nums">{fmtInt(c.in_flight)}</TD>
               <TD>
                 <Counters c={c.counters} />
+                <div className="mt-0.5 whitespace-nowrap text-muted-foreground" title={t('cred.usage24hTitle')}>
+                  <CredentialUsage row={usage.data?.get(c.id)} />
+                  <span className="ml-1 text-[11px]">{t('cred.in24h')}</span>
+                </div>
               </TD>
               <TD>
                 <CredentialActions cred={c} upstreamId={upstreamId} compact />
@@ -234,6 +275,7 @@ function CredentialTable({ creds, upstreamId, onDone }: { creds: Credential[]; u
 
 function CredentialCard({ cred, upstreamId, onDone }: { cred: Credential; upstreamId: string; onDone: () => void }) {
   const { t } = useTranslation(['upstreams', 'common']);
+  const usage = useCredentialUsage();
   const [editing, setEditing] = useState(false);
   const c = cred.counters;
   const stat = (label: string, value: ReactNode) => (
@@ -256,6 +298,10 @@ function CredentialCard({ cred, upstreamId, onDone }: { cred: Credential; upstre
         {stat(t('cred.successes'), fmtInt(c.successes))}
         {stat(t('cred.failures'), fmtInt(c.failures))}
         {stat(t('cred.rateLimited'), fmtInt(c.rate_limited))}
+      </div>
+      <div className="flex items-center justify-between gap-2">
+        <span className="text-[11px] text-muted-foreground">{t('cred.usage24h')}</span>
+        <CredentialUsage row={usage.data?.get(cred.id)} />
       </div>
       <CredentialActions cred={cred} upstreamId={upstreamId} />
       <LabelDialog cred={editing ? cred : null} upstreamId={upstreamId} onClose={() => setEditing(false)} />
