@@ -123,12 +123,38 @@ void Services::ReloadAdminKeys() {
     auth.SetStored(digests);
 }
 
+namespace {
+constexpr const char* kConfigVersion = "config_version";
+}  // namespace
+
 void Services::Rebuild() {
     std::lock_guard lock(rebuild_mutex);
-    ReloadAdminKeys();  // keys another replica created become valid here on the next change
-    auto state = db.Write([&](Session& s) { return storage::LoadRuntimeState(s, box); });
+    ReloadAdminKeys();
+    const std::string version = auth::GenerateId("cfg_");
+    auto state = db.Write([&](Session& s) {
+        storage::SetMeta(s, kConfigVersion, version);
+        return storage::LoadRuntimeState(s, box);
+    });
     auto snap = proxy::Snapshot::Build(state, health);
     snapshots.Store(std::move(snap));
+    config_version = version;
+}
+
+bool Services::RefreshIfChanged() {
+    auto stored = db.Read([](Session& s) { return storage::GetMeta(s, kConfigVersion); });
+    std::lock_guard lock(rebuild_mutex);
+    if (!stored || *stored == config_version) {
+        return false;
+    }
+    ReloadAdminKeys();
+    // The version and the state from one transaction: a change committed in between is seen by
+    // the next check.
+    auto [version, state] = db.Read([&](Session& s) {
+        return std::make_pair(storage::GetMeta(s, kConfigVersion).value_or(""), storage::LoadRuntimeState(s, box));
+    });
+    snapshots.Store(proxy::Snapshot::Build(state, health));
+    config_version = version;
+    return true;
 }
 
 namespace {
@@ -855,10 +881,12 @@ public:
             if (n == 1) {
                 if (method == verb::get) return ListAdminKeysRoute();
                 need(method == verb::post);
+                changed = true;  // a new config_version: other replicas reload their admin keys
                 return CreateAdminKey(ParseObject(body));
             }
             if (n == 2) {
                 need(method == verb::delete_);
+                changed = true;
                 return DeleteAdminKeyRoute(segs[1]);
             }
         }

@@ -89,11 +89,17 @@ struct Services {
     quota::Limiter* limiter = nullptr;       ///< client key counters (set by the app)
     routing::CacheStats* cache_stats = nullptr;  ///< prompt-cache efficiency (set by the app)
     ServerInfo server{};                         ///< listen address etc. (set by the app)
+    std::string config_version{};                ///< last published (guarded by rebuild_mutex)
 
     /// Loads the stored admin keys into `auth` (the first-start key only without ADMIN_API_KEYS).
     /// Blocking.
     void ReloadAdminKeys();
-    /// Loads the runtime state in one transaction, builds a snapshot and publishes it. Blocking.
+    /// Several replicas on one database: when the stored `config_version` differs from the one
+    /// this process last published, reload the admin keys and the runtime state (another replica
+    /// changed them). Returns true when it reloaded. Blocking; throws storage errors.
+    bool RefreshIfChanged();
+    /// Loads the runtime state in one transaction with a new `config_version` (so other replicas
+    /// reload), builds a snapshot and publishes it. Blocking.
     /// Throws storage::DbError / std::runtime_error.
     void Rebuild();
 };

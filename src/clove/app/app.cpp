@@ -14,6 +14,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <stop_token>
+#include <mutex>
+#include <condition_variable>
 #include <thread>
 
 #include "clove/admin/admin_api.hpp"
@@ -194,6 +197,37 @@ int Main(int argc, char** argv) {
                       fmt::join(u.config.models, ", "));
         }
     }
+    // Several replicas on one PostgreSQL database: pick up what another replica changed
+    // (upstreams, credentials, client keys, settings, prices, admin keys) within about 2 s. A
+    // deleted client or admin key stops working everywhere, not only where it was deleted.
+    std::jthread refresher;
+    if (db->backend() == storage::Backend::kPostgres) {
+        refresher = std::jthread([&services](std::stop_token stop) {
+            std::mutex m;
+            std::condition_variable_any cv;
+            bool failing = false;
+            while (!stop.stop_requested()) {
+                {
+                    std::unique_lock lock(m);
+                    cv.wait_for(lock, stop, std::chrono::seconds(2), [] { return false; });
+                }
+                if (stop.stop_requested()) {
+                    break;
+                }
+                try {
+                    if (services.RefreshIfChanged()) {
+                        log::info("configuration reloaded: changed by another replica");
+                    }
+                    failing = false;
+                } catch (const std::exception& e) {
+                    if (!failing) {
+                        log::warn("cannot check the database for changes by other replicas: {}", e.what());
+                    }
+                    failing = true;
+                }
+            }
+        });
+    }
     upstream::SharedTlsContext tls;
     proxy::HealthChecker health_checker(store, health, tls);
     health_checker.Start();
@@ -213,6 +247,10 @@ int Main(int argc, char** argv) {
         return 1;
     }
     int rc = server.Run(started);
+    if (refresher.joinable()) {
+        refresher.request_stop();
+        refresher.join();
+    }
     health_checker.Stop();
     // The drain finished: every request has pushed its record. Flush them all, then close.
     writer.Stop();
