@@ -1612,7 +1612,6 @@ private:
             storage::AppendAudit(s, actor_, "create", "admin_key", row.id,
                                  json::serialize(json::object{{"name", row.name}, {"prefix", row.prefix}}));
         });
-        s_.ReloadAdminKeys();
         json::object view = AdminKeyJson(row, true);
         view["key"] = plaintext;
         return Json(201, view);
@@ -1640,7 +1639,6 @@ private:
             storage::AppendAudit(s, actor_, "delete", "admin_key", id,
                                  json::serialize(json::object{{"name", it->name}, {"prefix", it->prefix}}));
         });
-        s_.ReloadAdminKeys();
         return NoContent();
     }
 

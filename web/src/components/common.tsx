@@ -223,6 +223,16 @@ export function FieldError({ message }: { message?: string | null }) {
   );
 }
 
+/** A form-level error (not tied to one field), e.g. a server error without `error.field`. */
+export function FormError({ message }: { message?: string | null }) {
+  if (!message) return null;
+  return (
+    <p role="alert" className="rounded-md border border-destructive/40 bg-destructive/5 p-3 text-sm text-destructive">
+      {message}
+    </p>
+  );
+}
+
 export function Field({
   label,
   hint,

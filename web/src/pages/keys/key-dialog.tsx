@@ -4,7 +4,7 @@ import { Trash2 } from 'lucide-react';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { toast } from 'sonner';
-import { ConfirmAction, Field, Spinner, useErrorToast } from '@/components/common';
+import { ConfirmAction, Field, Spinner, useErrorToast, FormError } from '@/components/common';
 import { Button } from '@/components/ui/button';
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from '@/components/ui/dialog';
 import { Input, Textarea } from '@/components/ui/input';
@@ -289,11 +289,7 @@ function KeyForm({
       />
       {!editing && <p className="-mt-2 text-xs text-muted-foreground">{t('form.defaultsNote')}</p>}
 
-      {err.form && (
-        <p role="alert" className="rounded-md border border-destructive/40 bg-destructive/5 p-3 text-sm text-destructive">
-          {err.form}
-        </p>
-      )}
+      <FormError message={err.form} />
 
       <DialogFooter className="sm:justify-between">
         {editing ? (

@@ -4,7 +4,7 @@ import { AlertTriangle, Plus, Trash2 } from 'lucide-react';
 import { useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { toast } from 'sonner';
-import { ConfirmAction, CopyButton, EmptyState, ErrorState, Field, LoadingState, Spinner, useErrorToast, useNow } from '@/components/common';
+import { ConfirmAction, CopyButton, EmptyState, ErrorState, Field, LoadingState, Spinner, useErrorToast, useNow, FormError } from '@/components/common';
 import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from '@/components/ui/dialog';
@@ -289,11 +289,7 @@ function CreateAdminKeyForm({ onCreated, onCancel }: { onCreated: (key: string) 
           aria-invalid={!!fe.errors.name}
         />
       </Field>
-      {fe.errors.form && (
-        <p role="alert" className="rounded-md border border-destructive/40 bg-destructive/5 p-3 text-sm text-destructive">
-          {fe.errors.form}
-        </p>
-      )}
+      <FormError message={fe.errors.form} />
       <DialogFooter>
         <Button type="button" variant="outline" onClick={onCancel}>
           {t('common:actions.cancel')}

@@ -5,7 +5,7 @@ import { Pencil, Plus, Search, Trash2 } from 'lucide-react';
 import { useMemo, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { toast } from 'sonner';
-import { ConfirmAction, EmptyState, ErrorState, Field, LoadingState, Spinner, useErrorToast } from '@/components/common';
+import { ConfirmAction, EmptyState, ErrorState, Field, LoadingState, Spinner, useErrorToast, FormError } from '@/components/common';
 import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
 import { Dialog, DialogContent, DialogDescription, DialogFooter, DialogHeader, DialogTitle } from '@/components/ui/dialog';
@@ -294,11 +294,7 @@ function PriceForm({ price, onDone }: { price?: Price; onDone: () => void }) {
           </Field>
         ))}
       </div>
-      {fe.errors.form && (
-        <p role="alert" className="rounded-md border border-destructive/40 bg-destructive/5 p-3 text-sm text-destructive">
-          {fe.errors.form}
-        </p>
-      )}
+      <FormError message={fe.errors.form} />
       <DialogFooter>
         <Button type="button" variant="outline" onClick={onDone}>
           {t('common:actions.cancel')}

@@ -5,7 +5,7 @@ import { RotateCcw, RotateCw, Zap } from 'lucide-react';
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { toast } from 'sonner';
-import { Spinner, useErrorToast } from '@/components/common';
+import { Spinner, useErrorToast, FormError } from '@/components/common';
 import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
@@ -91,11 +91,7 @@ export function SaveBar({ dirty, pending, onReset, error }: { dirty: boolean; pe
   const { t } = useTranslation(['settings', 'common']);
   return (
     <div className="grid gap-2">
-      {error && (
-        <p role="alert" className="rounded-md border border-destructive/40 bg-destructive/5 p-3 text-sm text-destructive">
-          {error}
-        </p>
-      )}
+      <FormError message={error} />
       <div className="flex flex-wrap items-center justify-end gap-2">
         {dirty && <span className="mr-auto text-xs font-medium text-[color-mix(in_oklch,var(--warning),black_35%)] dark:text-warning">{t('unsaved')}</span>}
         {dirty && (
