@@ -13,7 +13,7 @@
 #include <boost/json.hpp>
 #include <boost/url/params_view.hpp>
 
-#include <openssl/crypto.h>
+#include <sodium.h>
 #include <simdjson.h>
 
 #include <algorithm>
@@ -71,7 +71,7 @@ bool AdminAuth::Check(std::string_view presented) const {
     std::shared_lock lock(keys_mutex_);
     for (const auto* set : {&env_set_, &stored_}) {
         auto it = set->find(d);
-        if (it != set->end() && CRYPTO_memcmp(it->data(), d.data(), d.size()) == 0) {
+        if (it != set->end() && sodium_memcmp(it->data(), d.data(), d.size()) == 0) {
             return true;
         }
     }

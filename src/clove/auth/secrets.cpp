@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/sha.h>
 
 #include <cerrno>
 #include <cstring>
@@ -160,8 +159,8 @@ std::string GenerateId(std::string_view prefix) {
 }
 
 std::string Sha256Hex(std::string_view key) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), d);
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(key.data()), key.size());
     return HexEncode(d, sizeof d);
 }
 

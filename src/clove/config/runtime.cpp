@@ -1,6 +1,6 @@
 #include "clove/config/runtime.hpp"
 
-#include <openssl/sha.h>
+#include <sodium.h>
 
 #include <cstdio>
 
@@ -8,11 +8,11 @@ namespace clove::config {
 
 namespace {
 std::string Sha256HexOf(std::string_view s) {
-    unsigned char d[SHA256_DIGEST_LENGTH];
-    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-    std::string hex(SHA256_DIGEST_LENGTH * 2, '0');
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(d, reinterpret_cast<const unsigned char*>(s.data()), s.size());
+    std::string hex(crypto_hash_sha256_BYTES * 2, '0');
     static const char* kDigits = "0123456789abcdef";
-    for (size_t i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
+    for (size_t i = 0; i < crypto_hash_sha256_BYTES; ++i) {
         hex[2 * i] = kDigits[d[i] >> 4];
         hex[2 * i + 1] = kDigits[d[i] & 15];
     }

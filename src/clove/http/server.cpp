@@ -23,6 +23,7 @@
 #include <optional>
 #include <thread>
 
+#include "clove/base/block_pool.hpp"
 #include "clove/base/log.hpp"
 #include "clove/base/request_id.hpp"
 #include "clove/http/body_decoder.hpp"
@@ -48,7 +49,11 @@ bool IEquals(std::string_view a, std::string_view b) {
         return false;
     }
     for (size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+        unsigned char x = static_cast<unsigned char>(a[i]);
+        unsigned char y = static_cast<unsigned char>(b[i]);
+        if (static_cast<unsigned>(x - 'A') < 26u) { x = static_cast<unsigned char>(x + 32); }  // ASCII only, no locale
+        if (static_cast<unsigned>(y - 'A') < 26u) { y = static_cast<unsigned char>(y + 32); }
+        if (x != y) {
             return false;
         }
     }
@@ -358,7 +363,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
     SessionRegistration reg(w.sessions, w.session_count, &entry);
     // Bounded: a request head or chunk header can never grow it past the header limit plus one
     // read (Beast 1.81 does not bound chunk header lines itself).
-    beast::flat_buffer buf(opts.max_header_bytes + kReadChunk);
+    beast::basic_flat_buffer<base::IoBlockAllocator<char>> buf(opts.max_header_bytes + kReadChunk);
     std::string path;
     bool first = true;
 

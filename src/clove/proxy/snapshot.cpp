@@ -1,8 +1,6 @@
 #include "clove/proxy/snapshot.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
+#include <sodium.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -13,13 +11,10 @@
 namespace clove::proxy {
 
 KeyDigest DigestKey(std::string_view key) {
-    // One EVP_MD fetched once: the one-shot SHA256() looks the algorithm up on every call.
-    static EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    // libsodium's SHA-256: no context allocation or algorithm lookup per call (OpenSSL 3's EVP
+    // has both), and OpenSSL is not initialised until a TLS upstream needs it.
     KeyDigest d{};
-    unsigned int len = 0;
-    if (!md || !EVP_Digest(key.data(), key.size(), d.data(), &len, md, nullptr)) {
-        SHA256(reinterpret_cast<const unsigned char*>(key.data()), key.size(), d.data());
-    }
+    crypto_hash_sha256(d.data(), reinterpret_cast<const unsigned char*>(key.data()), key.size());
     return d;
 }
 
@@ -198,7 +193,7 @@ const ClientKeyRuntime* Snapshot::Authenticate(std::string_view presented) const
         return nullptr;
     }
     // The map lookup compares digests, not keys; confirm in constant time all the same.
-    if (CRYPTO_memcmp(it->first.data(), d.data(), d.size()) != 0) {
+    if (sodium_memcmp(it->first.data(), d.data(), d.size()) != 0) {
         return nullptr;
     }
     return &it->second;

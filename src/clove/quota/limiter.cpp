@@ -51,12 +51,30 @@ int64_t Limiter::DayStartMs(int64_t wall_ms) {
 }
 
 int64_t Limiter::MonthStartMs(int64_t wall_ms) {
-    time_t secs = static_cast<time_t>(wall_ms / 1000);
-    std::tm tm{};
-    gmtime_r(&secs, &tm);
-    tm.tm_mday = 1;
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    return static_cast<int64_t>(timegm(&tm)) * 1000;
+    // Pure arithmetic (civil_from_days / days_from_civil, H. Hinnant): this runs several times
+    // per request, where gmtime_r + timegm showed in profiles.
+    int64_t days = wall_ms / 86'400'000;
+    if (wall_ms % 86'400'000 < 0) {
+        --days;
+    }
+    const int64_t z = days + 719468;
+    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const int64_t doe = z - era * 146097;
+    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400;
+    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const int64_t mp = (5 * doy + 2) / 153;
+    const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2) {
+        ++y;
+    }
+    // Back to days for the first of that month.
+    const int64_t yy = m <= 2 ? y - 1 : y;
+    const int64_t era2 = (yy >= 0 ? yy : yy - 399) / 400;
+    const int64_t yoe2 = yy - era2 * 400;
+    const int64_t doy2 = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5;  // day 1 of the month
+    const int64_t doe2 = yoe2 * 365 + yoe2 / 4 - yoe2 / 100 + doy2;
+    return (era2 * 146097 + doe2 - 719468) * 86'400'000;
 }
 
 std::shared_ptr<KeyState> Limiter::State(const std::string& key_id) {

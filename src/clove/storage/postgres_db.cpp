@@ -2,6 +2,7 @@
 // for the answer): a database that is down or stopped (SIGSTOP) makes calls fail within the
 // deadline instead of hanging, so the admin API can answer 503 and the usage writer can spool.
 
+#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <type_traits>
 #include <unordered_map>
 
 #include "clove/storage/db.hpp"
@@ -19,6 +21,81 @@ namespace clove::storage {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+/// libpq, loaded on first use (dlopen) instead of linked: an embedded-SQLite deployment never maps
+/// it nor its dependencies (Kerberos, LDAP, GnuTLS, ~3.4 MB of resident pages), and the binary
+/// starts without libpq installed. The header still gives the exact signatures.
+struct LibPq {
+    decltype(&::PQclear) PQclear = nullptr;
+    decltype(&::PQcmdTuples) PQcmdTuples = nullptr;
+    decltype(&::PQconnectdbParams) PQconnectdbParams = nullptr;
+    decltype(&::PQconsumeInput) PQconsumeInput = nullptr;
+    decltype(&::PQerrorMessage) PQerrorMessage = nullptr;
+    decltype(&::PQfinish) PQfinish = nullptr;
+    decltype(&::PQflush) PQflush = nullptr;
+    decltype(&::PQgetResult) PQgetResult = nullptr;
+    decltype(&::PQgetisnull) PQgetisnull = nullptr;
+    decltype(&::PQgetlength) PQgetlength = nullptr;
+    decltype(&::PQgetvalue) PQgetvalue = nullptr;
+    decltype(&::PQisBusy) PQisBusy = nullptr;
+    decltype(&::PQnfields) PQnfields = nullptr;
+    decltype(&::PQntuples) PQntuples = nullptr;
+    decltype(&::PQresultErrorField) PQresultErrorField = nullptr;
+    decltype(&::PQresultStatus) PQresultStatus = nullptr;
+    decltype(&::PQsendQuery) PQsendQuery = nullptr;
+    decltype(&::PQsendQueryParams) PQsendQueryParams = nullptr;
+    decltype(&::PQsetNoticeProcessor) PQsetNoticeProcessor = nullptr;
+    decltype(&::PQsetnonblocking) PQsetnonblocking = nullptr;
+    decltype(&::PQsocket) PQsocket = nullptr;
+    decltype(&::PQstatus) PQstatus = nullptr;
+    decltype(&::PQtransactionStatus) PQtransactionStatus = nullptr;
+
+    std::string error;  ///< why loading failed; empty when every symbol resolved
+};
+
+const LibPq& Pq() {
+    static const LibPq lib = [] {
+        LibPq l;
+        void* h = ::dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
+        if (!h) {
+            const char* why = ::dlerror();
+            l.error = fmt::format("cannot load libpq.so.5 (install the Debian package libpq5): {}", why ? why : "unknown error");
+            return l;
+        }
+        auto load = [&](auto& fn, const char* name) {
+            fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
+            if (!fn && l.error.empty()) {
+                l.error = fmt::format("libpq.so.5 lacks {}", name);
+            }
+        };
+        load(l.PQclear, "PQclear");
+        load(l.PQcmdTuples, "PQcmdTuples");
+        load(l.PQconnectdbParams, "PQconnectdbParams");
+        load(l.PQconsumeInput, "PQconsumeInput");
+        load(l.PQerrorMessage, "PQerrorMessage");
+        load(l.PQfinish, "PQfinish");
+        load(l.PQflush, "PQflush");
+        load(l.PQgetResult, "PQgetResult");
+        load(l.PQgetisnull, "PQgetisnull");
+        load(l.PQgetlength, "PQgetlength");
+        load(l.PQgetvalue, "PQgetvalue");
+        load(l.PQisBusy, "PQisBusy");
+        load(l.PQnfields, "PQnfields");
+        load(l.PQntuples, "PQntuples");
+        load(l.PQresultErrorField, "PQresultErrorField");
+        load(l.PQresultStatus, "PQresultStatus");
+        load(l.PQsendQuery, "PQsendQuery");
+        load(l.PQsendQueryParams, "PQsendQueryParams");
+        load(l.PQsetNoticeProcessor, "PQsetNoticeProcessor");
+        load(l.PQsetnonblocking, "PQsetnonblocking");
+        load(l.PQsocket, "PQsocket");
+        load(l.PQstatus, "PQstatus");
+        load(l.PQtransactionStatus, "PQtransactionStatus");
+        return l;
+    }();
+    return lib;
+}
+
 
 /// `?` placeholders → `$1..$n` (our SQL has no `?` inside string literals; quotes are skipped anyway).
 std::string RewritePlaceholders(std::string_view sql) {
@@ -62,24 +139,24 @@ public:
 
     int64_t Exec(std::string_view sql, std::span<const Value> params) override {
         auto res = Run(Sql(sql), params);
-        const char* n = PQcmdTuples(res.get());
+        const char* n = Pq().PQcmdTuples(res.get());
         return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
     }
 
     std::vector<Row> Query(std::string_view sql, std::span<const Value> params) override {
         auto res = Run(Sql(sql), params);
         std::vector<Row> rows;
-        const int nrows = PQntuples(res.get());
-        const int ncols = PQnfields(res.get());
+        const int nrows = Pq().PQntuples(res.get());
+        const int ncols = Pq().PQnfields(res.get());
         rows.reserve(nrows);
         for (int r = 0; r < nrows; ++r) {
             Row row;
             row.cols.reserve(ncols);
             for (int c = 0; c < ncols; ++c) {
-                if (PQgetisnull(res.get(), r, c)) {
+                if (Pq().PQgetisnull(res.get(), r, c)) {
                     row.cols.emplace_back(std::nullopt);
                 } else {
-                    row.cols.emplace_back(std::string(PQgetvalue(res.get(), r, c), PQgetlength(res.get(), r, c)));
+                    row.cols.emplace_back(std::string(Pq().PQgetvalue(res.get(), r, c), Pq().PQgetlength(res.get(), r, c)));
                 }
             }
             rows.push_back(std::move(row));
@@ -93,7 +170,7 @@ public:
     void Commit() override { Run("COMMIT", {}, true); }
     void Rollback() noexcept override {
         try {
-            if (conn_ && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+            if (conn_ && Pq().PQtransactionStatus(conn_) != PQTRANS_IDLE) {
                 Run("ROLLBACK", {}, true);
             }
         } catch (...) {
@@ -103,7 +180,7 @@ public:
 
 private:
     struct ResultDeleter {
-        void operator()(PGresult* r) const { PQclear(r); }
+        void operator()(PGresult* r) const { Pq().PQclear(r); }
     };
     using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
@@ -117,7 +194,7 @@ private:
 
     void Drop() noexcept {
         if (conn_) {
-            PQfinish(conn_);
+            Pq().PQfinish(conn_);
             conn_ = nullptr;
         }
     }
@@ -134,17 +211,17 @@ private:
                               "tcp_user_timeout", nullptr};
         std::string user_timeout = std::to_string(timeout_ * 2);
         const char* vals[] = {url_.c_str(), seconds.c_str(), "clove", "10", user_timeout.c_str(), nullptr};
-        conn_ = PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
-        if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-            std::string msg = conn_ ? PQerrorMessage(conn_) : "out of memory";
+        conn_ = Pq().PQconnectdbParams(keys, vals, /*expand_dbname=*/1);
+        if (!conn_ || Pq().PQstatus(conn_) != CONNECTION_OK) {
+            std::string msg = conn_ ? Pq().PQerrorMessage(conn_) : "out of memory";
             while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) {
                 msg.pop_back();
             }
             Unavailable("cannot connect: " + msg);
         }
-        PQsetnonblocking(conn_, 1);
+        Pq().PQsetnonblocking(conn_, 1);
         // Warnings/notices (e.g. "relation already exists, skipping") are not errors.
-        PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
+        Pq().PQsetNoticeProcessor(conn_, [](void*, const char*) {}, nullptr);
     }
 
     /// Waits for `events` on the connection's socket until the deadline. False on timeout.
@@ -153,7 +230,7 @@ private:
         if (left <= 0) {
             return false;
         }
-        pollfd p{PQsocket(conn_), events, 0};
+        pollfd p{Pq().PQsocket(conn_), events, 0};
         int rc = ::poll(&p, 1, static_cast<int>(left));
         return rc > 0 || (rc < 0 && errno == EINTR);
     }
@@ -170,7 +247,7 @@ private:
     /// transaction is replaced and the statement sent once more: nothing ran on the dead one.
     /// When the server cannot be reached the breaker opens, so other callers fail fast.
     Result Run(const std::string& sql, std::span<const Value> params, bool simple = false) {
-        const bool idle = !conn_ || PQtransactionStatus(conn_) == PQTRANS_IDLE;
+        const bool idle = !conn_ || Pq().PQtransactionStatus(conn_) == PQTRANS_IDLE;
         if (breaker_.Open() && idle) {
             throw DbError("postgres: unavailable (retrying shortly)", true);
         }
@@ -198,8 +275,8 @@ private:
     }
 
     Result RunOnce(const std::string& sql, std::span<const Value> params, bool simple) {
-        if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
-            if (conn_ && PQtransactionStatus(conn_) != PQTRANS_IDLE) {
+        if (!conn_ || Pq().PQstatus(conn_) != CONNECTION_OK) {
+            if (conn_ && Pq().PQtransactionStatus(conn_) != PQTRANS_IDLE) {
                 Unavailable("connection lost");
             }
             Connect();
@@ -225,14 +302,14 @@ private:
                 },
                 params[i]);
         }
-        int sent = simple ? PQsendQuery(conn_, sql.c_str())
-                          : PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
+        int sent = simple ? Pq().PQsendQuery(conn_, sql.c_str())
+                          : Pq().PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(params.size()), nullptr,
                                               values.data(), nullptr, nullptr, 0);
         if (!sent) {
-            Unavailable(PQerrorMessage(conn_));
+            Unavailable(Pq().PQerrorMessage(conn_));
         }
         for (;;) {
-            int f = PQflush(conn_);
+            int f = Pq().PQflush(conn_);
             if (f == 0) {
                 break;
             }
@@ -240,42 +317,42 @@ private:
                 CancelAndDrop();
                 throw DbError("postgres: timed out sending a statement", true);
             }
-            if (!PQconsumeInput(conn_)) {
-                Unavailable(PQerrorMessage(conn_));
+            if (!Pq().PQconsumeInput(conn_)) {
+                Unavailable(Pq().PQerrorMessage(conn_));
             }
         }
         Result last;
         for (;;) {
-            while (PQisBusy(conn_)) {
+            while (Pq().PQisBusy(conn_)) {
                 if (!Wait(POLLIN, deadline)) {
                     CancelAndDrop();
                     throw DbError(fmt::format("postgres: no answer within {} ms", timeout_), true);
                 }
-                if (!PQconsumeInput(conn_)) {
-                    Unavailable(PQerrorMessage(conn_));
+                if (!Pq().PQconsumeInput(conn_)) {
+                    Unavailable(Pq().PQerrorMessage(conn_));
                 }
             }
-            PGresult* r = PQgetResult(conn_);
+            PGresult* r = Pq().PQgetResult(conn_);
             if (!r) {
                 break;
             }
             Result res(r);
-            auto st = PQresultStatus(r);
+            auto st = Pq().PQresultStatus(r);
             if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR || st == PGRES_BAD_RESPONSE) {
-                const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+                const char* state = Pq().PQresultErrorField(r, PG_DIAG_SQLSTATE);
                 std::string code = state ? state : "";
-                std::string msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-                                      ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-                                      : PQerrorMessage(conn_);
+                std::string msg = Pq().PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                      ? Pq().PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+                                      : Pq().PQerrorMessage(conn_);
                 // Drain the rest of the results before reporting.
-                while (PGresult* more = PQgetResult(conn_)) {
-                    PQclear(more);
-                    if (PQisBusy(conn_) && !Wait(POLLIN, deadline)) {
+                while (PGresult* more = Pq().PQgetResult(conn_)) {
+                    Pq().PQclear(more);
+                    if (Pq().PQisBusy(conn_) && !Wait(POLLIN, deadline)) {
                         CancelAndDrop();
                         break;
                     }
                 }
-                bool unavailable = PQstatus(conn_) != CONNECTION_OK || code.rfind("08", 0) == 0 ||
+                bool unavailable = Pq().PQstatus(conn_) != CONNECTION_OK || code.rfind("08", 0) == 0 ||
                                    code.rfind("57P", 0) == 0 || code == "53300";
                 if (unavailable) {
                     Drop();
@@ -284,7 +361,7 @@ private:
             }
             last = std::move(res);
         }
-        if (PQstatus(conn_) != CONNECTION_OK) {
+        if (Pq().PQstatus(conn_) != CONNECTION_OK) {
             Unavailable("connection lost");
         }
         return last;
@@ -325,6 +402,9 @@ private:
 }  // namespace
 
 std::unique_ptr<Database> OpenPostgres(const std::string& url, int statement_timeout_ms) {
+    if (!Pq().error.empty()) {
+        throw DbError("postgres: " + Pq().error, false);
+    }
     return std::make_unique<PgDatabase>(url, statement_timeout_ms);
 }
 
