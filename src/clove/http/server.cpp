@@ -12,7 +12,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/verb.hpp>
 
 #include <array>
 #include <atomic>
@@ -44,22 +44,6 @@ constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 /// recv, small enough that thousands of idle connections stay cheap (released between requests).
 constexpr size_t kReadChunk = 16 * 1024;
 
-bool IEquals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        unsigned char x = static_cast<unsigned char>(a[i]);
-        unsigned char y = static_cast<unsigned char>(b[i]);
-        if (static_cast<unsigned>(x - 'A') < 26u) { x = static_cast<unsigned char>(x + 32); }  // ASCII only, no locale
-        if (static_cast<unsigned>(y - 'A') < 26u) { y = static_cast<unsigned char>(y + 32); }
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
-}
-
 std::string_view Trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
         s.remove_prefix(1);
@@ -81,13 +65,13 @@ const char* CheckFraming(const Request& req) {
     size_t cls = 0;
     std::string_view te;
     for (const auto& f : req) {
-        auto name = f.name_string();
-        if (IEquals(name, "host")) {
+        const auto name = f.name_string();
+        if (IEqualsAscii(name, "host")) {
             ++hosts;
-        } else if (IEquals(name, "transfer-encoding")) {
+        } else if (IEqualsAscii(name, "transfer-encoding")) {
             ++tes;
             te = f.value();
-        } else if (IEquals(name, "content-length")) {
+        } else if (IEqualsAscii(name, "content-length")) {
             ++cls;
         }
     }
@@ -99,7 +83,7 @@ const char* CheckFraming(const Request& req) {
     }
     if (hosts == 1) {
         // RFC 9112 §3.2: a Host that is not a valid uri-host[:port] gets 400.
-        for (unsigned char c : req[bhttp::field::host]) {
+        for (unsigned char c : req["host"]) {
             bool ok = std::isalnum(c) || std::strchr("-._~!$&'()*+,;=%[]:", c) != nullptr;
             if (!ok || c == 0) {
                 return "invalid Host header";
@@ -136,7 +120,7 @@ const char* CheckFraming(const Request& req) {
         if (req.version() == 10) {
             return "Transfer-Encoding is not allowed in HTTP/1.0";
         }
-        if (tes > 1 || !IEquals(Trim(te), "chunked")) {
+        if (tes > 1 || !IEqualsAscii(Trim(te), "chunked")) {
             return "unsupported Transfer-Encoding (only a single \"chunked\" is accepted)";
         }
         if (cls > 0) {
@@ -365,6 +349,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
     // read (Beast 1.81 does not bound chunk header lines itself).
     beast::basic_flat_buffer<base::IoBlockAllocator<char>> buf(opts.max_header_bytes + kReadChunk);
     std::string path;
+    Request req;  // reused across keep-alive requests
     bool first = true;
 
     for (;;) {
@@ -415,30 +400,34 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         buf.consume(scanner.leading_blank_bytes());
         const size_t head_len = scanner.head_size() - scanner.leading_blank_bytes();
 
-        bhttp::request_parser<bhttp::string_body> parser;
-        parser.header_limit(opts.max_header_bytes);
-        parser.body_limit(opts.max_body_bytes);
-        parser.eager(false);
-        beast::error_code pec;
-        size_t used = parser.put(asio::buffer(buf.data().data(), head_len), pec);
-        if (pec == bhttp::error::body_limit) {
-            co_await WriteEarlyError(stream, opts.write_timeout, 413,
-                                     fmt::format("request body exceeds the {} byte limit", opts.max_body_bytes),
+        if (const char* bad = req.Parse(std::string_view(static_cast<const char*>(buf.data().data()), head_len))) {
+            co_await WriteEarlyError(stream, opts.write_timeout, 400, std::string("malformed request head: ") + bad,
                                      request_id);
             break;
         }
-        if (pec || !parser.is_header_done() || used != head_len) {
-            co_await WriteEarlyError(stream, opts.write_timeout, 400,
-                                     std::string("malformed request head: ") + pec.message(), request_id);
-            break;
-        }
-        buf.consume(used);
-        if (const char* why = CheckFraming(parser.get())) {
+        buf.consume(head_len);
+        if (const char* why = CheckFraming(req)) {
             co_await WriteEarlyError(stream, opts.write_timeout, 400, why, request_id);
             break;
         }
-        bool chunked = parser.chunked();
-        auto content_length = parser.content_length();
+        // CheckFraming left at most one Transfer-Encoding (exactly "chunked") and at most one
+        // Content-Length, never both.
+        const bool chunked = !req["transfer-encoding"].empty();
+        std::optional<uint64_t> content_length;
+        if (const auto cl = req["content-length"]; !cl.empty() || req.count("content-length") > 0) {
+            uint64_t v = 0;
+            bool ok = !cl.empty() && cl.size() <= 19;
+            for (char c : cl) {
+                ok = ok && c >= '0' && c <= '9';
+                v = v * 10 + static_cast<uint64_t>(c - '0');
+            }
+            if (!ok) {
+                co_await WriteEarlyError(stream, opts.write_timeout, 400, "malformed request head: bad Content-Length",
+                                         request_id);
+                break;
+            }
+            content_length = v;
+        }
         if (content_length && *content_length > opts.max_body_bytes) {
             co_await WriteEarlyError(stream, opts.write_timeout, 413,
                                      fmt::format("request body exceeds the {} byte limit", opts.max_body_bytes),
@@ -447,7 +436,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         }
         // ---- 2. request body: our own strict decoder (CRLF only, chunk lines <= 4 KiB, no
         //         trailers), idle timeout between reads, the size limit on decoded bytes ----------
-        std::string body;
+        std::string& body = req.body();
         BodyDecoder decoder;
         if (chunked) {
             decoder.Start(BodyDecoder::Mode::kChunked, 0, /*reject_trailers=*/true);
@@ -456,8 +445,8 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             body.reserve(static_cast<size_t>(content_length.value_or(0)));
         }
         if (!decoder.done()) {
-            auto expect = parser.get()[bhttp::field::expect];
-            if (IEquals(Trim(expect), "100-continue") && buf.size() == 0) {
+            auto expect = req["expect"];
+            if (IEqualsAscii(Trim(expect), "100-continue") && buf.size() == 0) {
                 static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
                 stream.expires_after(opts.write_timeout);
                 auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue), kTuple);
@@ -528,8 +517,6 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         }
 
         // ---- 3. the handler ---------------------------------------------------------------
-        Request req = parser.release();
-        req.body() = std::move(body);
         std::string_view query;
         SplitTarget(req.target(), path, query);
         Exchange ex(req, stream, opts.write_timeout, w.draining);
@@ -554,6 +541,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         if (ex.close_after_response() || w.draining) {
             break;
         }
+        req.ReleaseLarge();
     }
     CloseStream(stream);
 }

@@ -4,8 +4,6 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -13,6 +11,8 @@
 #include <memory>
 #include <span>
 #include <string>
+
+#include "clove/http/request.hpp"
 
 namespace clove::http {
 
@@ -29,8 +29,6 @@ struct ServerOptions {
     std::chrono::milliseconds write_timeout{60'000};
     std::chrono::milliseconds drain_timeout{30'000};
 };
-
-using Request = boost::beast::http::request<boost::beast::http::string_body>;
 
 /// One request/response exchange on a client connection, handed to the Handler. Lives in the
 /// session coroutine's frame for the duration of Handle(). One worker thread only.

@@ -38,7 +38,7 @@ bool DigestFromHex(std::string_view hex, KeyDigest& out) {
     return true;
 }
 
-std::string_view PresentedKey(const boost::beast::http::request<boost::beast::http::string_body>& req) {
+std::string_view PresentedKey(const http::Request& req) {
     auto key = req["x-api-key"];
     if (!key.empty()) {
         return key;

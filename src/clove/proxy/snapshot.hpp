@@ -11,8 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include "clove/http/request.hpp"
 
 #include "clove/config/config.hpp"
 #include "clove/config/runtime.hpp"
@@ -125,7 +124,7 @@ KeyDigest DigestKey(std::string_view key);
 /// Parses a 64-hex-digit SHA-256 (as stored in the database). False when malformed.
 bool DigestFromHex(std::string_view hex, KeyDigest& out);
 /// The key a request presents: `x-api-key`, else an `Authorization: Bearer` token; "" if none.
-std::string_view PresentedKey(const boost::beast::http::request<boost::beast::http::string_body>& req);
+std::string_view PresentedKey(const http::Request& req);
 
 /// Publishes snapshots atomically: readers Load() once per request, writers Store() a new one.
 class SnapshotStore {

@@ -7,6 +7,23 @@ namespace clove::sse {
 size_t EventFramer::Scan(std::string_view w) noexcept {
     const char* data = w.data();
     const size_t n = w.size();
+    if (!prev_cr_ && pos_ < n && std::memchr(data + pos_, '\r', n - pos_) == nullptr) {
+        // No CR in the new bytes (the usual LF-only stream): one memchr per line.
+        while (pos_ < n) {
+            const char* lf = static_cast<const char*>(std::memchr(data + pos_, '\n', n - pos_));
+            if (!lf) {
+                pos_ = n;
+                break;
+            }
+            const size_t at = static_cast<size_t>(lf - data);
+            if (at == line_start_) {
+                event_end_ = at + 1;  // a blank line ends an event
+            }
+            line_start_ = at + 1;
+            pos_ = at + 1;
+        }
+        return event_end_;
+    }
     while (pos_ < n) {
         char c = data[pos_];
         if (c != '\r' && c != '\n') {
@@ -64,12 +81,14 @@ void ForEachEvent(std::string_view span, std::string& scratch,
         data_lines = 0;
     };
     size_t i = 0;
+    // The usual LF-only stream: one memchr per line instead of two.
+    const bool lf_only = std::memchr(span.data(), '\r', span.size()) == nullptr;
     while (i < span.size()) {
         // Not span.find_first_of("\r\n"): libstdc++ runs a memchr over the needle per byte.
         const char* base = span.data();
         const void* lf = std::memchr(base + i, '\n', span.size() - i);
         size_t end = lf ? static_cast<size_t>(static_cast<const char*>(lf) - base) : span.size();
-        if (const void* cr = std::memchr(base + i, '\r', end - i)) {
+        if (const void* cr = lf_only ? nullptr : std::memchr(base + i, '\r', end - i)) {
             end = static_cast<size_t>(static_cast<const char*>(cr) - base);
         }
         std::string_view line = span.substr(i, end - i);
