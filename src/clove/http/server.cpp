@@ -387,13 +387,14 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             st = scanner.Scan(window());
         }
         entry.idle = false;
-        request_id = w.ids.Next();
         if (st == HeadScanner::State::kNeedMore || scanner.head_size() > opts.max_header_bytes) {
+            request_id = w.ids.Next();  // only an early error needs one
             co_await WriteEarlyError(stream, opts.write_timeout, 431,
                                      "request header fields too large", request_id);
             break;
         }
         if (st == HeadScanner::State::kBad) {
+            request_id = w.ids.Next();  // only an early error needs one
             co_await WriteEarlyError(stream, opts.write_timeout, 400, scanner.reason(), request_id);
             break;
         }
@@ -401,12 +402,14 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         const size_t head_len = scanner.head_size() - scanner.leading_blank_bytes();
 
         if (const char* bad = req.Parse(std::string_view(static_cast<const char*>(buf.data().data()), head_len))) {
+            request_id = w.ids.Next();  // only an early error needs one
             co_await WriteEarlyError(stream, opts.write_timeout, 400, std::string("malformed request head: ") + bad,
                                      request_id);
             break;
         }
         buf.consume(head_len);
         if (const char* why = CheckFraming(req)) {
+            request_id = w.ids.Next();  // only an early error needs one
             co_await WriteEarlyError(stream, opts.write_timeout, 400, why, request_id);
             break;
         }
@@ -422,6 +425,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
                 v = v * 10 + static_cast<uint64_t>(c - '0');
             }
             if (!ok) {
+                request_id = w.ids.Next();  // only an early error needs one
                 co_await WriteEarlyError(stream, opts.write_timeout, 400, "malformed request head: bad Content-Length",
                                          request_id);
                 break;
@@ -429,6 +433,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             content_length = v;
         }
         if (content_length && *content_length > opts.max_body_bytes) {
+            request_id = w.ids.Next();  // only an early error needs one
             co_await WriteEarlyError(stream, opts.write_timeout, 413,
                                      fmt::format("request body exceeds the {} byte limit", opts.max_body_bytes),
                                      request_id);
@@ -507,6 +512,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             break;
         }
         if (body_error != 0) {
+            request_id = w.ids.Next();  // only an early error needs one
             co_await WriteEarlyError(stream, opts.write_timeout, body_error, body_error_msg, request_id);
             break;
         }
@@ -533,6 +539,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         ex.StopWatching();
         if (failed) {
             if (!ex.response_started()) {
+                request_id = w.ids.Next();  // only an early error needs one
                 co_await WriteEarlyError(stream, opts.write_timeout, 500, "internal error in the gateway",
                                          request_id);
             }

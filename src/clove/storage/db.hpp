@@ -21,7 +21,9 @@ namespace clove::storage {
 
 enum class Backend { kSqlite, kPostgres };
 
-using Value = std::variant<std::monostate, int64_t, double, std::string>;
+/// A bound parameter. std::string_view is for callers whose strings outlive the statement (the
+/// usage writer binds thousands per batch without copying them).
+using Value = std::variant<std::monostate, int64_t, double, std::string, std::string_view>;
 
 /// A failed statement. `unavailable` = the database cannot be reached (connect failure, timeout,
 /// lost connection): callers answer 503 and the usage writer spools. `constraint` = a UNIQUE or

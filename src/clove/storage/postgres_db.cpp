@@ -296,6 +296,9 @@ private:
                     } else if constexpr (std::is_same_v<T, double>) {
                         texts[i] = fmt::format("{}", v);
                         values[i] = texts[i].c_str();
+                    } else if constexpr (std::is_same_v<T, std::string_view>) {
+                        texts[i] = std::string(v);  // libpq wants NUL-terminated text
+                        values[i] = texts[i].c_str();
                     } else {
                         values[i] = v.c_str();
                     }

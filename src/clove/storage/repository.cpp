@@ -24,6 +24,9 @@ Value V(bool b) { return Value{int64_t{b ? 1 : 0}}; }
 Value V(const std::optional<int64_t>& v) { return v ? Value{*v} : Value{}; }
 Value V(const std::optional<std::string>& v) { return v ? Value{*v} : Value{}; }
 Value Opt(const std::string& s) { return s.empty() ? Value{} : Value{s}; }
+/// Views for strings that outlive the statement (no copy per bound parameter).
+Value View(const std::string& s) { return Value{std::string_view(s)}; }
+Value OptView(const std::string& s) { return s.empty() ? Value{} : Value{std::string_view(s)}; }
 
 std::string StringsToJson(const std::vector<std::string>& v) {
     json::array a;
@@ -690,8 +693,19 @@ size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records, bool
     struct Agg {
         int64_t requests = 0, errors = 0, in = 0, out = 0, cc = 0, cr = 0, cost = 0;
     };
-    std::map<Key, Agg> rollup;
-    std::map<std::string, int64_t> key_used, cred_used;
+    // Transparent comparators: a batch's records mostly share keys, so look up with views and
+    // copy the strings only for a new key (this runs on the usage writer for every record).
+    using KeyView = std::tuple<int64_t, std::string_view, std::string_view, std::string_view, std::string_view>;
+    std::map<Key, Agg, std::less<>> rollup;
+    std::map<std::string, int64_t, std::less<>> key_used, cred_used;
+    auto latest = [](std::map<std::string, int64_t, std::less<>>& m, const std::string& id, int64_t ts) {
+        auto it = m.find(std::string_view(id));
+        if (it == m.end()) {
+            m.emplace(id, ts);
+        } else {
+            it->second = std::max(it->second, ts);
+        }
+    };
     size_t inserted = 0;
     // Multi-row INSERTs (up to 50 rows per statement): one round trip per 50 rows on PostgreSQL
     // and less statement overhead on SQLite. A replay checks each record first.
@@ -722,8 +736,9 @@ size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records, bool
             sql += j ? "," : "";
             sql += kTuple;
             params.insert(params.end(),
-                          {V(r.request_id), V(r.ts_ms), Opt(r.key_id), Opt(r.upstream_id), Opt(r.credential_id),
-                           Opt(r.model), Opt(r.upstream_model), V(int64_t{r.status}), Opt(r.error_type), V(r.stream),
+                          {View(r.request_id), V(r.ts_ms), OptView(r.key_id), OptView(r.upstream_id),
+                           OptView(r.credential_id), OptView(r.model), OptView(r.upstream_model), V(int64_t{r.status}),
+                           OptView(r.error_type), V(r.stream),
                            r.ttfb_ms < 0 ? Value{} : Value{r.ttfb_ms}, Value{r.duration_ms}, V(r.input_tokens),
                            V(r.output_tokens), V(r.cache_creation_tokens), V(r.cache_creation_5m_tokens),
                            V(r.cache_creation_1h_tokens), V(r.cache_read_tokens), V(r.cost_nanousd)});
@@ -733,7 +748,12 @@ size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records, bool
     for (const auto* rp : fresh) {
         const auto& r = *rp;
         ++inserted;
-        auto& a = rollup[Key{r.ts_ms / 3'600'000 * 3'600'000, r.key_id, r.upstream_id, r.credential_id, r.model}];
+        const int64_t bucket = r.ts_ms / 3'600'000 * 3'600'000;
+        auto it = rollup.find(KeyView{bucket, r.key_id, r.upstream_id, r.credential_id, r.model});
+        if (it == rollup.end()) {
+            it = rollup.emplace(Key{bucket, r.key_id, r.upstream_id, r.credential_id, r.model}, Agg{}).first;
+        }
+        auto& a = it->second;
         a.requests += 1;
         a.errors += r.status >= 400 ? 1 : 0;
         a.in += r.input_tokens;
@@ -742,12 +762,10 @@ size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records, bool
         a.cr += r.cache_read_tokens;
         a.cost += r.cost_nanousd;
         if (!r.key_id.empty()) {
-            auto& t = key_used[r.key_id];
-            t = std::max(t, r.ts_ms);
+            latest(key_used, r.key_id, r.ts_ms);
         }
         if (!r.credential_id.empty()) {
-            auto& t = cred_used[r.credential_id];
-            t = std::max(t, r.ts_ms);
+            latest(cred_used, r.credential_id, r.ts_ms);
         }
     }
     for (const auto& [k, a] : rollup) {

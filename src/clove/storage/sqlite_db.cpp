@@ -111,7 +111,10 @@ public:
 private:
     struct Reset {
         sqlite3_stmt* st;
-        ~Reset() { sqlite3_reset(st); }  // every call binds every parameter again
+        ~Reset() {  // every call binds every parameter again
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);  // no binding outlives the caller's parameters
+        }
     };
 
     /// Statement cache keyed by the SQL text, looked up without building a string.
@@ -157,7 +160,9 @@ private:
                     } else if constexpr (std::is_same_v<T, double>) {
                         return sqlite3_bind_double(st, idx, v);
                     } else {
-                        return sqlite3_bind_text(st, idx, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+                        // SQLITE_STATIC: the caller's parameters outlive the step (Exec/Query
+                        // step and reset before returning), so SQLite need not copy each text.
+                        return sqlite3_bind_text(st, idx, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
                     }
                 },
                 params[i]);
