@@ -168,8 +168,21 @@ void Exchange::AppendConnectionHeader(std::string& head) const {
 
 void Exchange::WatchClient(std::function<void()> on_gone) {
     StopWatching();
+    on_gone_ = std::move(on_gone);
+    watch_since_ = std::chrono::steady_clock::now();
+    watch_wanted_ = true;
+}
+
+void Exchange::ArmWatchIfDue(std::chrono::steady_clock::time_point cutoff) {
+    if (watch_wanted_ && watch_since_ <= cutoff) {
+        ArmWatch();
+    }
+}
+
+void Exchange::ArmWatch() {
+    watch_wanted_ = false;
     watch_ = std::make_shared<Watch>();
-    watch_->on_gone = std::move(on_gone);
+    watch_->on_gone = std::move(on_gone_);
     auto w = watch_;
     auto* sock = &stream_.socket();
     sock->async_wait(tcp::socket::wait_read, [w, sock](boost::system::error_code ec) {
@@ -196,6 +209,8 @@ void Exchange::WatchClient(std::function<void()> on_gone) {
 }
 
 void Exchange::StopWatching() {
+    watch_wanted_ = false;
+    on_gone_ = nullptr;
     if (watch_ && watch_->active) {
         watch_->active = false;
         boost::system::error_code ignored;
@@ -213,6 +228,7 @@ bool Exchange::client_gone() const {
 struct SessionEntry {
     beast::tcp_stream* stream = nullptr;
     bool idle = true;
+    Exchange* exchange = nullptr;  ///< the request being handled, for the watch sweep
 };
 
 struct Server::Worker {
@@ -530,12 +546,14 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         ex.query = query;
         ex.start = std::chrono::steady_clock::now();
         bool failed = false;
+        entry.exchange = &ex;
         try {
             co_await w.handler->Handle(ex);
         } catch (const std::exception& e) {
             log::error("handler failed for {} {}: {}", std::string(req.method_string()), path, e.what());
             failed = true;
         }
+        entry.exchange = nullptr;
         ex.StopWatching();
         if (failed) {
             if (!ex.response_started()) {
@@ -551,6 +569,25 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
         req.ReleaseLarge();
     }
     CloseStream(stream);
+}
+
+/// Every 100 ms: arms the client watch of exchanges that have been waiting on something else
+/// for at least 100 ms (Exchange::WatchClient).
+asio::awaitable<void> WatchSweep(Server::Worker& w) {
+    asio::steady_timer timer(w.ioc);
+    for (;;) {
+        timer.expires_after(std::chrono::milliseconds(100));
+        auto [ec] = co_await timer.async_wait(kTuple);
+        if (ec || (w.draining && w.sessions.empty())) {
+            co_return;
+        }
+        const auto cutoff = std::chrono::steady_clock::now() - std::chrono::milliseconds(100);
+        for (auto* s : w.sessions) {
+            if (s->exchange) {
+                s->exchange->ArmWatchIfDue(cutoff);
+            }
+        }
+    }
 }
 
 asio::awaitable<void> AcceptLoop(Server::Worker& w, const ServerOptions& opts) {
@@ -643,6 +680,7 @@ int Server::Run(std::chrono::steady_clock::time_point started) {
 
     for (auto& w : workers_) {
         asio::co_spawn(w->ioc, AcceptLoop(*w, options_), asio::detached);
+        asio::co_spawn(w->ioc, WatchSweep(*w), asio::detached);
         Worker* wp = w.get();
         wp->thread = std::thread([wp] { wp->ioc.run(); });
     }
