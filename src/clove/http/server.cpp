@@ -141,7 +141,7 @@ struct Exchange::Watch {
     std::function<void()> on_gone;
 };
 
-Exchange::Exchange(Request& req, beast::tcp_stream& stream, std::chrono::milliseconds write_timeout,
+Exchange::Exchange(Request& req, ClientStream& stream, std::chrono::milliseconds write_timeout,
                    bool draining)
     : request(req), stream_(stream), write_timeout_(write_timeout), draining_(draining) {}
 
@@ -151,7 +151,8 @@ Exchange::~Exchange() {
 
 asio::awaitable<bool> Exchange::Write(std::span<const asio::const_buffer> buffers) {
     stream_.expires_after(write_timeout_);
-    auto [ec, n] = co_await asio::async_write(stream_, buffers, kTuple);
+    auto [ec, n] = co_await asio::async_write(stream_.socket(), buffers, kTuple);
+    stream_.expires_never();  // the handler may now wait on its upstream for minutes
     bytes_written_ += n;
     if (ec) {
         close_ = true;
@@ -226,7 +227,7 @@ bool Exchange::client_gone() const {
 // Worker and sessions
 
 struct SessionEntry {
-    beast::tcp_stream* stream = nullptr;
+    ClientStream* stream = nullptr;
     bool idle = true;
     Exchange* exchange = nullptr;  ///< the request being handled, for the watch sweep
 };
@@ -281,10 +282,10 @@ private:
     std::list<SessionEntry*>::iterator it_;
 };
 
-asio::awaitable<void> LingerClose(beast::tcp_stream& stream);
+asio::awaitable<void> LingerClose(ClientStream& stream);
 
 /// Writes a gateway-made error answer (Anthropic JSON), then closes the connection lingering.
-asio::awaitable<void> WriteEarlyError(beast::tcp_stream& stream, std::chrono::milliseconds timeout,
+asio::awaitable<void> WriteEarlyError(ClientStream& stream, std::chrono::milliseconds timeout,
                                       int status, std::string_view message, std::string_view request_id) {
     static constexpr char kHex[] = "0123456789abcdef";
     std::string body = R"({"type":"error","error":{"type":")";
@@ -320,11 +321,11 @@ asio::awaitable<void> WriteEarlyError(beast::tcp_stream& stream, std::chrono::mi
     h.End();
     std::array<asio::const_buffer, 2> bufs{asio::buffer(head), asio::buffer(body)};
     stream.expires_after(timeout);
-    co_await asio::async_write(stream, bufs, kTuple);
+    co_await asio::async_write(stream.socket(), bufs, kTuple);
     co_await LingerClose(stream);
 }
 
-void CloseStream(beast::tcp_stream& stream) {
+void CloseStream(ClientStream& stream) {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.socket().close(ignored);
@@ -333,14 +334,14 @@ void CloseStream(beast::tcp_stream& stream) {
 /// Closes after an early error while the client may still be sending (RFC 9112 §9.6): stop
 /// sending, then read and discard for a bounded time so the kernel does not answer the client's
 /// remaining bytes with a reset that would destroy the error response before it is read.
-asio::awaitable<void> LingerClose(beast::tcp_stream& stream) {
+asio::awaitable<void> LingerClose(ClientStream& stream) {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     stream.expires_after(std::chrono::seconds(2));
     std::array<char, 16384> sink;
     uint64_t total = 0;
     while (total < (64ull << 20)) {
-        auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+        auto [ec, n] = co_await stream.socket().async_read_some(asio::buffer(sink), kTuple);
         if (ec) {
             break;
         }
@@ -358,7 +359,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
 namespace {
 
 asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, tcp::socket sock) {
-    beast::tcp_stream stream(std::move(sock));
+    ClientStream stream(std::move(sock));
     SessionEntry entry{&stream, true};
     SessionRegistration reg(w.sessions, w.session_count, &entry);
     // Bounded: a request head or chunk header can never grow it past the header limit plus one
@@ -387,7 +388,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
                 break;
             }
             size_t want = std::min(kReadChunk, buf.max_size() - buf.size());
-            auto [ec, n] = co_await stream.async_read_some(buf.prepare(want), kTuple);
+            auto [ec, n] = co_await stream.socket().async_read_some(buf.prepare(want), kTuple);
             if (ec) {
                 // Timeout (the stream's timer already closed the socket, as nginx does for
                 // client_header_timeout), EOF, reset or drain cancel: nothing to answer.
@@ -470,7 +471,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             if (IEqualsAscii(Trim(expect), "100-continue") && buf.size() == 0) {
                 static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
                 stream.expires_after(opts.write_timeout);
-                auto [ec, n] = co_await asio::async_write(stream, asio::buffer(kContinue), kTuple);
+                auto [ec, n] = co_await asio::async_write(stream.socket(), asio::buffer(kContinue), kTuple);
                 if (ec) {
                     break;
                 }
@@ -517,7 +518,7 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
             }
             stream.expires_after(opts.body_timeout);
             size_t want = std::min(kReadChunk, buf.max_size() - buf.size());
-            auto [ec, n] = co_await stream.async_read_some(buf.prepare(want), kTuple);
+            auto [ec, n] = co_await stream.socket().async_read_some(buf.prepare(want), kTuple);
             if (ec) {
                 body_error = -1;  // client went away or body timeout (the socket is closed)
                 break;
@@ -571,8 +572,9 @@ asio::awaitable<void> RunSession(Server::Worker& w, const ServerOptions& opts, t
     CloseStream(stream);
 }
 
-/// Every 100 ms: arms the client watch of exchanges that have been waiting on something else
-/// for at least 100 ms (Exchange::WatchClient).
+/// Every 100 ms: closes client connections whose read or write deadline passed (ClientStream),
+/// and arms the client watch of exchanges waiting on something else for 100 ms or more
+/// (Exchange::WatchClient).
 asio::awaitable<void> WatchSweep(Server::Worker& w) {
     asio::steady_timer timer(w.ioc);
     for (;;) {
@@ -581,8 +583,16 @@ asio::awaitable<void> WatchSweep(Server::Worker& w) {
         if (ec || (w.draining && w.sessions.empty())) {
             co_return;
         }
-        const auto cutoff = std::chrono::steady_clock::now() - std::chrono::milliseconds(100);
+        const auto now = std::chrono::steady_clock::now();
+        const auto cutoff = now - std::chrono::milliseconds(100);
         for (auto* s : w.sessions) {
+            if (s->stream->deadline() <= now) {
+                // Timed out in a read or write: close, as nginx does for client_header_timeout;
+                // the pending operation fails and the session ends.
+                boost::system::error_code ignored;
+                s->stream->socket().close(ignored);
+                s->stream->expires_never();
+            }
             if (s->exchange) {
                 s->exchange->ArmWatchIfDue(cutoff);
             }

@@ -3,7 +3,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -30,6 +30,28 @@ struct ServerOptions {
     std::chrono::milliseconds drain_timeout{30'000};
 };
 
+/// A client connection: its socket and one deadline. The worker's 100 ms sweep closes a socket
+/// whose deadline passed (as Beast's tcp_stream does on expiry), so an operation costs no timer
+/// of its own; a deadline is set only around an operation (reads of a request, a response write)
+/// and is "never" while the handler waits on something else. Timeouts are late by < 100 ms.
+class ClientStream {
+public:
+    explicit ClientStream(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
+    boost::asio::ip::tcp::socket& socket() { return socket_; }
+    void expires_after(std::chrono::milliseconds d) { deadline_ = std::chrono::steady_clock::now() + d; }
+    void expires_never() { deadline_ = std::chrono::steady_clock::time_point::max(); }
+    std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+    /// Cancels pending operations (drain of idle connections).
+    void cancel() {
+        boost::system::error_code ignored;
+        socket_.cancel(ignored);
+    }
+
+private:
+    boost::asio::ip::tcp::socket socket_;
+    std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+};
+
 /// One request/response exchange on a client connection, handed to the Handler. Lives in the
 /// session coroutine's frame for the duration of Handle(). One worker thread only.
 class Exchange {
@@ -39,7 +61,7 @@ public:
     std::string_view query;  ///< after '?', without it; "" when absent
     std::chrono::steady_clock::time_point start;
 
-    Exchange(Request& req, boost::beast::tcp_stream& stream, std::chrono::milliseconds write_timeout,
+    Exchange(Request& req, ClientStream& stream, std::chrono::milliseconds write_timeout,
              bool draining);
     ~Exchange();
     Exchange(const Exchange&) = delete;
@@ -72,12 +94,12 @@ public:
     void StopWatching();
     bool client_gone() const;
 
-    boost::beast::tcp_stream& stream() { return stream_; }
+    ClientStream& stream() { return stream_; }
 
 private:
     struct Watch;
     void ArmWatch();
-    boost::beast::tcp_stream& stream_;
+    ClientStream& stream_;
     std::function<void()> on_gone_;  ///< set by WatchClient until armed
     std::chrono::steady_clock::time_point watch_since_{};
     bool watch_wanted_ = false;
