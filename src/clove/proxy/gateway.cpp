@@ -1784,15 +1784,28 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
                               [&tap](const sse::EventView& ev) { tap.OnEvent(ev.name, ev.data); });
             std::string size_line = Hex(fwd);
             size_line += "\r\n";
+            // The stream's last events (the upstream body is complete, nothing is left over and
+            // the stream ended properly) leave together with the terminating chunk: one write
+            // (and one wakeup of the client) fewer per stream.
+            const bool last = decoder.done() && fwd == payload_end && decoder.excess() == 0 &&
+                              (tap.saw_message_stop() || tap.saw_error() || resp.status >= 300);
             std::array<asio::const_buffer, 4> out{
                 asio::buffer(chead.data(), head_sent ? 0 : chead.size()), asio::buffer(size_line),
-                asio::buffer(buf.data(), fwd), asio::buffer("\r\n", 2)};
+                asio::buffer(buf.data(), fwd), asio::buffer("\r\n0\r\n\r\n", last ? 7 : 2)};
             head_sent = true;
+            if (last && resp.keep_alive) {
+                current = nullptr;
+                pool_.Release(std::move(conn));
+            }
             if (!co_await ex.Write(out)) {
                 rec.outcome = "client_closed";
                 rec.status = 499;
                 rec.usage = tap.usage();
                 co_return;  // closing `conn` (destructor) cancels the upstream request
+            }
+            if (last) {
+                rec.usage = tap.usage();
+                co_return;
             }
             std::memmove(buf.data(), buf.data() + fwd, payload_end - fwd);
             framer.Consume(fwd);
