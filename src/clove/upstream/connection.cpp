@@ -24,7 +24,66 @@ using tcp = asio::ip::tcp;
 
 namespace {
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using Clock = std::chrono::steady_clock;
+
+/// The deadline of a plain connection's reads and writes: one timer, re-armed lazily. An
+/// operation only stores its deadline; the pending timer wait, when it fires, closes the socket
+/// if that deadline passed or waits again for a later one. A keep-alive connection serving many
+/// requests therefore arms its timer about once per timeout period instead of twice per request
+/// (tcp_stream's timer per operation showed in profiles). Shared with the timer's handler, which
+/// may run after the connection is gone (`socket` is then null).
+struct Deadline {
+    asio::steady_timer timer;
+    tcp::socket* socket = nullptr;
+    Clock::time_point deadline = Clock::time_point::max();  ///< max: no operation pending
+    Clock::time_point armed_at = Clock::time_point::max();  ///< when the pending wait fires
+    bool timed_out = false;
+    explicit Deadline(asio::io_context& ioc) : timer(ioc) {}
+};
+
+void ArmDeadline(const std::shared_ptr<Deadline>& d, Clock::time_point at);
+
+void OnDeadlineTimer(const std::shared_ptr<Deadline>& d, boost::system::error_code ec) {
+    if (ec || !d->socket) {
+        return;  // re-armed (a newer wait is pending) or the connection is closing
+    }
+    d->armed_at = Clock::time_point::max();
+    if (d->deadline == Clock::time_point::max()) {
+        return;  // no operation pending: the next one arms again
+    }
+    if (Clock::now() >= d->deadline) {
+        d->timed_out = true;
+        boost::system::error_code ignored;
+        d->socket->close(ignored);  // the pending operation fails; it reports a timeout
+        return;
+    }
+    ArmDeadline(d, d->deadline);
 }
+
+void ArmDeadline(const std::shared_ptr<Deadline>& d, Clock::time_point at) {
+    d->armed_at = at;
+    d->timer.expires_at(at);  // cancels an earlier wait, whose handler then does nothing
+    d->timer.async_wait([d](boost::system::error_code ec) { OnDeadlineTimer(d, ec); });
+}
+
+/// Starts an operation with `timeout` on a plain connection.
+void BeginOperation(const std::shared_ptr<Deadline>& d, std::chrono::milliseconds timeout) {
+    d->timed_out = false;
+    d->deadline = Clock::now() + timeout;
+    if (d->armed_at > d->deadline) {
+        ArmDeadline(d, d->deadline);  // nothing pending, or it would fire too late
+    }
+}
+
+/// Ends the operation: a timeout that closed the socket becomes beast::error::timeout.
+boost::system::error_code EndOperation(const std::shared_ptr<Deadline>& d, boost::system::error_code ec) {
+    d->deadline = Clock::time_point::max();
+    if (ec && d->timed_out) {
+        return beast::error::timeout;
+    }
+    return ec;
+}
+}  // namespace
 
 struct Connection::Impl {
     asio::io_context& ioc;
@@ -32,12 +91,13 @@ struct Connection::Impl {
     Peer peer;
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
+    std::shared_ptr<Deadline> deadline;  ///< plain connections, once connected
 
     beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
 };
 
 Connection::Connection(asio::io_context& ioc, SharedTlsContext& tls, const Peer& peer)
-    : impl_(std::make_unique<Impl>(Impl{ioc, tls, peer, std::nullopt, std::nullopt})), peer_key_(peer.key) {}
+    : impl_(std::make_unique<Impl>(Impl{ioc, tls, peer, std::nullopt, std::nullopt, nullptr})), peer_key_(peer.key) {}
 
 Connection::~Connection() {
     Close();
@@ -249,20 +309,28 @@ asio::awaitable<boost::system::error_code> Connection::Connect(std::chrono::mill
         }
     }
     low.expires_never();
+    if (!im.tls) {
+        // From here on, reads and writes go to the socket itself under the lazy deadline.
+        im.deadline = std::make_shared<Deadline>(im.ioc);
+        im.deadline->socket = &low.socket();
+    }
     co_return boost::system::error_code{};
 }
 
 asio::awaitable<boost::system::error_code> Connection::Write(std::span<const asio::const_buffer> buffers,
                                                              std::chrono::milliseconds timeout) {
     auto& im = *impl_;
-    im.lowest().expires_after(timeout);
     boost::system::error_code ec;
     if (im.tls) {
+        im.lowest().expires_after(timeout);
         auto [e, n] = co_await asio::async_write(*im.tls, buffers, kTuple);
         ec = e;
+    } else if (im.deadline) {
+        BeginOperation(im.deadline, timeout);
+        auto [e, n] = co_await asio::async_write(im.plain->socket(), buffers, kTuple);
+        ec = EndOperation(im.deadline, e);
     } else {
-        auto [e, n] = co_await asio::async_write(*im.plain, buffers, kTuple);
-        ec = e;
+        ec = asio::error::not_connected;
     }
     co_return ec;
 }
@@ -270,8 +338,8 @@ asio::awaitable<boost::system::error_code> Connection::Write(std::span<const asi
 asio::awaitable<std::pair<boost::system::error_code, size_t>> Connection::ReadSome(
     asio::mutable_buffer buffer, std::chrono::milliseconds timeout) {
     auto& im = *impl_;
-    im.lowest().expires_after(timeout);
     if (im.tls) {
+        im.lowest().expires_after(timeout);
         auto [e, n] = co_await im.tls->async_read_some(buffer, kTuple);
         // A peer closing without close_notify after a complete message looks like a truncation
         // at the TLS layer; the body decoder decides whether the message was complete.
@@ -280,8 +348,12 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> Connection::ReadSo
         }
         co_return std::pair{e, n};
     }
-    auto [e, n] = co_await im.plain->async_read_some(buffer, kTuple);
-    co_return std::pair{e, n};
+    if (!im.deadline) {
+        co_return std::pair{boost::system::error_code(asio::error::not_connected), size_t{0}};
+    }
+    BeginOperation(im.deadline, timeout);
+    auto [e, n] = co_await im.plain->socket().async_read_some(buffer, kTuple);
+    co_return std::pair{EndOperation(im.deadline, e), n};
 }
 
 asio::awaitable<boost::system::error_code> Connection::WaitReadable(std::chrono::milliseconds timeout) {
@@ -333,6 +405,12 @@ void Connection::Close() {
         return;
     }
     auto& im = *impl_;
+    if (im.deadline) {
+        // Its timer handler may still run and must not touch the socket. The Deadline itself
+        // stays: an operation pending right now ends through it.
+        im.deadline->socket = nullptr;
+        im.deadline->timer.cancel();
+    }
     if (im.plain || im.tls) {
         auto& sock = im.lowest().socket();
         if (sock.is_open()) {
