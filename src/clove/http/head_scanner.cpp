@@ -4,15 +4,11 @@
 
 namespace clove::http {
 
-namespace {
-
 bool IsTokenChar(unsigned char c) noexcept {
     if (c >= '0' && c <= '9') { return true; }
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') { return true; }
     return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
 }
-
-}  // namespace
 
 HeadScanner::State HeadScanner::Scan(std::string_view w) noexcept {
     const char* d = w.data();

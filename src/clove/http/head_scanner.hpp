@@ -5,6 +5,9 @@
 
 namespace clove::http {
 
+/// RFC 9110 tchar: the bytes a header name or a method may consist of.
+bool IsTokenChar(unsigned char c) noexcept;
+
 /// Strict checks on a raw HTTP/1.1 request head, done before Beast parses it, for the framing
 /// gaps Beast 1.81 leaves open (see docs/architecture.md): every line must end in CRLF (no bare
 /// LF or CR), no obs-fold continuation lines, header names are tokens with the colon right after

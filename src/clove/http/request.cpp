@@ -1,16 +1,12 @@
 #include "clove/http/request.hpp"
 
+#include "clove/http/head_scanner.hpp"
+
 #include <cstring>
 
 namespace clove::http {
 
 namespace {
-
-bool IsTokenChar(unsigned char c) noexcept {
-    if (c >= '0' && c <= '9') { return true; }
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') { return true; }
-    return c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr;
-}
 
 std::string_view TrimOws(std::string_view s) noexcept {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) { s.remove_prefix(1); }

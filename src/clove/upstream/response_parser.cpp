@@ -1,23 +1,13 @@
 #include "clove/upstream/response_parser.hpp"
 
+#include "clove/http/request.hpp"
+
 #include <charconv>
 
 namespace clove::upstream {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        char x = a[i];
-        char y = b[i];
-        if (x >= 'A' && x <= 'Z') { x = static_cast<char>(x + 32); }
-        if (y >= 'A' && y <= 'Z') { y = static_cast<char>(y + 32); }
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
+    return http::IEqualsAscii(a, b);
 }
 
 std::string_view ResponseHead::Get(std::string_view name) const {
