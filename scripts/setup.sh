@@ -14,6 +14,8 @@ PACKAGES=(
   libsqlite3-dev libpq-dev libsodium-dev
   # tests: a throwaway PostgreSQL server and the sqlite3 CLI to inspect databases
   postgresql sqlite3
+  # tests: throw-away CA and certificates for the HTTPS upstream test
+  openssl
   # tests: the official SDK e2e and the fake upstream run on Node.js
   nodejs
   # tests: the web admin UI's end-to-end test drives Debian's Chromium with Playwright; Noto CJK so

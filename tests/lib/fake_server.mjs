@@ -5,6 +5,7 @@
 // Each fake supplies its own answers (handle), record fields and /__fake/requests shape.
 
 import http from 'node:http';
+import https from 'node:https';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 
@@ -184,7 +185,8 @@ export async function sendSse(res, rec, headers, frames, { counter, dropAfter = 
 
 /**
  * Starts a fake on opts.port (0: any) and opts.host (127.0.0.1), keep-alive opts.keepAliveTimeout
- * (60 s). Every request outside /__fake/ is recorded in `requests` ({seq, method, url, path, query,
+ * (60 s); with opts.tls = {key, cert} (PEM) it speaks HTTPS, its url naming opts.tlsHost
+ * (localhost), and counts failed handshakes in stats.tls_errors. Every request outside /__fake/ is recorded in `requests` ({seq, method, url, path, query,
  * headers, rawHeaders, body (Buffer, once read), json, apiKey, rule, scenario, aborted, completed,
  * receivedAt, abortedAt, sentFrames, sentAt, responseStatus, responseHeaders, responseBody} plus
  * recordFields()), its scenario being its x-fake-scenario merged under the first matching rule's;
@@ -222,8 +224,13 @@ export async function startFakeServer({
   let seq = 0;
   const rules = createRules();
 
-  const server = http.createServer({ keepAliveTimeout: opts.keepAliveTimeout ?? 60000, requestTimeout: 0, headersTimeout: 60000 });
+  const serverOpts = { keepAliveTimeout: opts.keepAliveTimeout ?? 60000, requestTimeout: 0, headersTimeout: 60000 };
+  const server = opts.tls ? https.createServer({ ...serverOpts, ...opts.tls }) : http.createServer(serverOpts);
   if (maxHeadersCount !== undefined) server.maxHeadersCount = maxHeadersCount;
+  if (opts.tls) {
+    stats.tls_errors = 0;
+    server.on('tlsClientError', () => stats.tls_errors++);
+  }
 
   server.on('connection', (socket) => {
     stats.connections.opened++;
@@ -378,7 +385,7 @@ export async function startFakeServer({
   return {
     port,
     host,
-    url: `http://${host}:${port}`,
+    url: opts.tls ? `https://${opts.tlsHost ?? 'localhost'}:${port}` : `http://${host}:${port}`,
     server,
     requests,
     stats,
