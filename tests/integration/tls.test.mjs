@@ -9,6 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Anthropic from '@anthropic-ai/sdk';
@@ -114,5 +115,42 @@ for (const [certName, why] of [
     assert.equal(fake.requests.length, 0, 'no request reached an unverified peer');
     assert.ok(fake.stats.tls_errors >= 1, 'the fake saw the handshake fail');
     assert.ok(Date.now() - started < 5000);
+    const why = certName === 'wrongname' ? /hostname mismatch/i : /unable to get local issuer certificate/i;
+    assert.match(r.json().error.message, why, 'the error names the verification failure');
   });
 }
+
+test('an IP-literal base URL is verified against the IP address SAN', async (t) => {
+  const { fake, clove } = await setup(t, 'good');
+  const ipClove = await startClove({
+    config: defaultConfig(fake.url.replace('localhost', '127.0.0.1'), { server: { workers: 1 } }),
+    env: { SSL_CERT_FILE: path.join(dir, 'ca.pem'), SSL_CERT_DIR: dir },
+  });
+  t.after(() => stopCloveChecked(ipClove));
+  const r = await request(`${ipClove.url}/v1/messages`, { headers: clientHeaders(), body: body() });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(fake.requests.length, 1);
+  void clove;
+});
+
+test('a peer that accepts TCP but never answers the handshake fails within connect_timeout_ms', async (t) => {
+  const sockets = new Set();
+  const silent = net.createServer((s) => sockets.add(s));
+  await new Promise((r) => silent.listen(0, '127.0.0.1', r));
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+    silent.close();
+  });
+  const clove = await startClove({
+    config: defaultConfig(`https://localhost:${silent.address().port}`, { server: { workers: 1 }, upstream: { connect_timeout_ms: 400 } }),
+    env: { SSL_CERT_FILE: path.join(dir, 'ca.pem'), SSL_CERT_DIR: dir },
+  });
+  t.after(() => stopCloveChecked(clove));
+  const started = Date.now();
+  const r = await request(`${clove.url}/v1/messages`, { headers: clientHeaders(), body: body() });
+  const took = Date.now() - started;
+  assert.equal(r.status, 504, r.text);
+  assert.deepEqual(anthropicErrorProblems(r, 504, 'timeout_error'), []);
+  assert.ok(sockets.size >= 1, 'Clove connected');
+  assert.ok(took >= 350 && took < 2500, `answered after ${took} ms`);
+});

@@ -1,20 +1,17 @@
 #include "clove/upstream/connection.hpp"
 
-#include <openssl/ssl.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <optional>
 
 #include "clove/base/log.hpp"
+#include "clove/upstream/tls.hpp"
 
 namespace clove::upstream {
 
@@ -89,15 +86,15 @@ struct Connection::Impl {
     asio::io_context& ioc;
     SharedTlsContext& tls_ctx;
     Peer peer;
-    std::optional<beast::tcp_stream> plain;
-    std::optional<beast::ssl_stream<beast::tcp_stream>> tls;
-    std::shared_ptr<Deadline> deadline;  ///< plain connections, once connected
+    std::optional<beast::tcp_stream> plain;  ///< the TCP connection (TLS runs over its socket)
+    std::unique_ptr<TlsStream> tls;
+    std::shared_ptr<Deadline> deadline;  ///< once connected (and for the TLS handshake)
 
-    beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
+    beast::tcp_stream& lowest() { return *plain; }
 };
 
 Connection::Connection(asio::io_context& ioc, SharedTlsContext& tls, const Peer& peer)
-    : impl_(std::make_unique<Impl>(Impl{ioc, tls, peer, std::nullopt, std::nullopt, nullptr})), peer_key_(peer.key) {}
+    : impl_(std::make_unique<Impl>(Impl{ioc, tls, peer, std::nullopt, nullptr, nullptr})), peer_key_(peer.key) {}
 
 Connection::~Connection() {
     Close();
@@ -271,11 +268,7 @@ asio::awaitable<boost::system::error_code> Connection::Connect(std::chrono::mill
     if (rec) {
         co_return rec;
     }
-    if (im.peer.tls) {
-        im.tls.emplace(im.ioc, im.tls_ctx.Get());
-    } else {
-        im.plain.emplace(im.ioc);
-    }
+    im.plain.emplace(im.ioc);
     auto& low = im.lowest();
     low.expires_after(timeout);
     auto [cec, ep] = co_await low.async_connect(results, kTuple);
@@ -296,23 +289,18 @@ asio::awaitable<boost::system::error_code> Connection::Connect(std::chrono::mill
             co_return pec;
         }
     }
-    if (im.peer.tls) {
-        if (!SSL_set_tlsext_host_name(im.tls->native_handle(), im.peer.host.c_str())) {
-            co_return boost::system::error_code(static_cast<int>(::ERR_get_error()), asio::error::get_ssl_category());
-        }
-        im.tls->set_verify_mode(asio::ssl::verify_peer);
-        im.tls->set_verify_callback(asio::ssl::host_name_verification(im.peer.host));
-        low.expires_after(timeout);
-        auto [hec] = co_await im.tls->async_handshake(asio::ssl::stream_base::client, kTuple);
-        if (hec) {
-            co_return hec;
-        }
-    }
     low.expires_never();
-    if (!im.tls) {
-        // From here on, reads and writes go to the socket itself under the lazy deadline.
-        im.deadline = std::make_shared<Deadline>(im.ioc);
-        im.deadline->socket = &low.socket();
+    // From here on, reads and writes (TLS's too) go to the socket itself under the lazy deadline.
+    im.deadline = std::make_shared<Deadline>(im.ioc);
+    im.deadline->socket = &low.socket();
+    if (im.peer.tls) {
+        im.tls = std::make_unique<TlsStream>(low.socket());
+        SSL_CTX* ctx = im.tls_ctx.Get();
+        BeginOperation(im.deadline, timeout);
+        auto hec = co_await im.tls->Handshake(ctx, im.peer.host);
+        if (auto ec = EndOperation(im.deadline, hec)) {
+            co_return ec;
+        }
     }
     co_return boost::system::error_code{};
 }
@@ -322,9 +310,8 @@ asio::awaitable<boost::system::error_code> Connection::Write(std::span<const asi
     auto& im = *impl_;
     boost::system::error_code ec;
     if (im.tls) {
-        im.lowest().expires_after(timeout);
-        auto [e, n] = co_await asio::async_write(*im.tls, buffers, kTuple);
-        ec = e;
+        BeginOperation(im.deadline, timeout);
+        ec = EndOperation(im.deadline, co_await im.tls->Write(buffers));
     } else if (im.deadline) {
         BeginOperation(im.deadline, timeout);
         auto [e, n] = co_await asio::async_write(im.plain->socket(), buffers, kTuple);
@@ -339,14 +326,11 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> Connection::ReadSo
     asio::mutable_buffer buffer, std::chrono::milliseconds timeout) {
     auto& im = *impl_;
     if (im.tls) {
-        im.lowest().expires_after(timeout);
-        auto [e, n] = co_await im.tls->async_read_some(buffer, kTuple);
-        // A peer closing without close_notify after a complete message looks like a truncation
-        // at the TLS layer; the body decoder decides whether the message was complete.
-        if (e == asio::ssl::error::stream_truncated) {
-            e = asio::error::eof;
-        }
-        co_return std::pair{e, n};
+        // A peer closing without close_notify reads as eof: the body decoder decides whether the
+        // message was complete.
+        BeginOperation(im.deadline, timeout);
+        auto [e, n] = co_await im.tls->ReadSome(buffer);
+        co_return std::pair{EndOperation(im.deadline, e), n};
     }
     if (!im.deadline) {
         co_return std::pair{boost::system::error_code(asio::error::not_connected), size_t{0}};
@@ -358,16 +342,13 @@ asio::awaitable<std::pair<boost::system::error_code, size_t>> Connection::ReadSo
 
 asio::awaitable<boost::system::error_code> Connection::WaitReadable(std::chrono::milliseconds timeout) {
     auto& im = *impl_;
-    if (!im.plain && !im.tls) {
+    if (!im.plain) {
         co_return asio::error::not_connected;
     }
-    if (im.tls) {
-        // Decrypted bytes, or records already pulled off the socket into the engine's BIO, would
+    if (im.tls && im.tls->HasBuffered()) {
+        // Decrypted bytes, or records already pulled off the socket into the TLS layer, would
         // never wake a socket wait.
-        SSL* ssl = im.tls->native_handle();
-        if (SSL_has_pending(ssl) || BIO_ctrl_pending(SSL_get_rbio(ssl)) > 0) {
-            co_return boost::system::error_code{};
-        }
+        co_return boost::system::error_code{};
     }
     auto& sock = im.lowest().socket();
     if (!sock.is_open()) {
@@ -411,7 +392,7 @@ void Connection::Close() {
         im.deadline->socket = nullptr;
         im.deadline->timer.cancel();
     }
-    if (im.plain || im.tls) {
+    if (im.plain) {
         auto& sock = im.lowest().socket();
         if (sock.is_open()) {
             boost::system::error_code ignored;
@@ -423,22 +404,10 @@ void Connection::Close() {
 
 bool Connection::is_open() const {
     auto& im = *impl_;
-    if (!im.plain && !im.tls) {
+    if (!im.plain) {
         return false;
     }
     return im.lowest().socket().is_open();
-}
-
-asio::ssl::context& SharedTlsContext::Get() {
-    std::call_once(once_, [this] {
-        ctx_ = std::make_unique<asio::ssl::context>(asio::ssl::context::tls_client);
-        ctx_->set_default_verify_paths();
-        ctx_->set_verify_mode(asio::ssl::verify_peer);
-        ctx_->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                          asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                          asio::ssl::context::no_tlsv1_1);
-    });
-    return *ctx_;
 }
 
 Pool::Pool(asio::io_context& ioc, SharedTlsContext& tls, std::chrono::milliseconds idle_timeout,

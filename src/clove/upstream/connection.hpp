@@ -3,12 +3,10 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ssl/context.hpp>
 #include <boost/system/error_code.hpp>
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -16,10 +14,9 @@
 #include <vector>
 
 #include "clove/upstream/peer.hpp"
+#include "clove/upstream/tls.hpp"
 
 namespace clove::upstream {
-
-class SharedTlsContext;
 
 /// One HTTP/1.1 connection to an upstream, plain TCP or TLS (peer and host-name verification,
 /// SNI). Every operation takes a timeout; on expiry the socket is closed and the operation fails
@@ -56,18 +53,6 @@ private:
     std::unique_ptr<Impl> impl_;
     std::string peer_key_;
     unsigned uses_ = 0;
-};
-
-/// The TLS client context shared by all workers, created on first use: loading the system CA
-/// bundle costs ~60 ms and ~1 MB, which a gateway with only local upstreams never needs to pay.
-/// Thread-safe (SSL_CTX is safe to share once configured).
-class SharedTlsContext {
-public:
-    boost::asio::ssl::context& Get();
-
-private:
-    std::once_flag once_;
-    std::unique_ptr<boost::asio::ssl::context> ctx_;
 };
 
 /// Keep-alive connections of one worker, keyed by peer. Bounded per peer; connections idle
