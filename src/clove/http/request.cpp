@@ -16,22 +16,6 @@ std::string_view TrimOws(std::string_view s) noexcept {
 
 }  // namespace
 
-bool IEqualsAscii(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (size_t i = 0; i < a.size(); ++i) {
-        unsigned char x = static_cast<unsigned char>(a[i]);
-        unsigned char y = static_cast<unsigned char>(b[i]);
-        if (static_cast<unsigned>(x - 'A') < 26u) { x = static_cast<unsigned char>(x + 32); }
-        if (static_cast<unsigned>(y - 'A') < 26u) { y = static_cast<unsigned char>(y + 32); }
-        if (x != y) {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool HasToken(std::string_view list, std::string_view token) noexcept {
     size_t start = 0;
     while (start <= list.size()) {

@@ -78,8 +78,23 @@ private:
     std::string body_;
 };
 
-/// ASCII case-insensitive equality (header names and tokens; no locale).
-bool IEqualsAscii(std::string_view a, std::string_view b) noexcept;
+/// ASCII case-insensitive equality (header names and tokens; no locale). Inline: header
+/// filtering compares every field name with a dozen names, and most differ in length.
+inline bool IEqualsAscii(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+        unsigned char x = static_cast<unsigned char>(a[i]);
+        unsigned char y = static_cast<unsigned char>(b[i]);
+        if (static_cast<unsigned>(x - 'A') < 26u) { x = static_cast<unsigned char>(x + 32); }
+        if (static_cast<unsigned>(y - 'A') < 26u) { y = static_cast<unsigned char>(y + 32); }
+        if (x != y) {
+            return false;
+        }
+    }
+    return true;
+}
 
 /// Whether the comma-separated token list `list` (a Connection header value) contains `token`.
 bool HasToken(std::string_view list, std::string_view token) noexcept;

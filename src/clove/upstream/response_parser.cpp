@@ -6,10 +6,6 @@
 
 namespace clove::upstream {
 
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
-    return http::IEqualsAscii(a, b);
-}
-
 std::string_view ResponseHead::Get(std::string_view name) const {
     for (const auto& [k, v] : headers) {
         if (EqualsIgnoreCase(k, name)) {

@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include "clove/http/request.hpp"
+
 namespace clove::upstream {
 
 /// An upstream response head. Header views point into `raw` (a copy of the head bytes), so the
@@ -34,6 +36,8 @@ ParseStatus ParseResponseHead(std::string_view window, size_t max_size, Response
                               size_t& head_size, std::string& error);
 
 /// Case-insensitive ASCII comparison.
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept;
+inline bool EqualsIgnoreCase(std::string_view a, std::string_view b) noexcept {
+    return http::IEqualsAscii(a, b);
+}
 
 }  // namespace clove::upstream

@@ -1,6 +1,8 @@
 #include "clove/usage/pricing.hpp"
 
+#include <atomic>
 #include <cmath>
+#include <string>
 
 #include "clove/base/glob.hpp"
 
@@ -50,6 +52,8 @@ void DeriveCachePrices(config::PriceSpec& p) {
 }
 
 PriceTable::PriceTable(const std::vector<config::PriceSpec>& overrides) {
+    static std::atomic<uint64_t> next_serial{1};
+    serial_ = next_serial.fetch_add(1, std::memory_order_relaxed);
     for (const auto& b : BuiltinPrices()) {
         entries_.push_back({b, false});
     }
@@ -68,6 +72,31 @@ PriceTable::PriceTable(const std::vector<config::PriceSpec>& overrides) {
 }
 
 const config::PriceSpec* PriceTable::Find(std::string_view model) const {
+    struct Memo {
+        uint64_t serial = 0;
+        std::string model;
+        const config::PriceSpec* price = nullptr;
+    };
+    constexpr size_t kSlots = 8;
+    thread_local Memo memo[kSlots];
+    thread_local size_t next = 0;
+    for (const auto& m : memo) {
+        if (m.serial == serial_ && m.model == model) {
+            return m.price;
+        }
+    }
+    if (model.size() > 128) {
+        return Search(model);  // not worth keeping
+    }
+    Memo& m = memo[next];
+    next = (next + 1) % kSlots;
+    m.serial = serial_;
+    m.model.assign(model);
+    m.price = Search(model);
+    return m.price;
+}
+
+const config::PriceSpec* PriceTable::Search(std::string_view model) const {
     const Entry* best = nullptr;
     for (const auto& e : entries_) {
         if (!base::GlobMatch(e.price.model, model)) {

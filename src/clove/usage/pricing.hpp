@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -16,9 +17,12 @@ const std::vector<config::PriceSpec>& BuiltinPrices();
 class PriceTable {
 public:
     explicit PriceTable(const std::vector<config::PriceSpec>& overrides);
+    PriceTable(const PriceTable&) = delete;  // Find's memo holds pointers into this table
+    PriceTable& operator=(const PriceTable&) = delete;
 
     /// The most specific pattern matching `model` (most literal characters, then fewest
-    /// wildcards), or nullptr.
+    /// wildcards), or nullptr. Remembers the last few answers per thread (every request asks,
+    /// and matching runs every glob of the table).
     const config::PriceSpec* Find(std::string_view model) const;
 
     /// All patterns with whether each is an override.
@@ -29,7 +33,10 @@ public:
     const std::vector<Entry>& entries() const { return entries_; }
 
 private:
+    const config::PriceSpec* Search(std::string_view model) const;
+
     std::vector<Entry> entries_;
+    uint64_t serial_;  ///< unique per table, so a thread's memo never answers for another table
 };
 
 /// Cost of the tokens in `r` at `p`, in 1e-9 USD. Cache writes without a TTL split are priced

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <string>
+
 using namespace clove;
 
 TEST(Pricing, MostSpecificPatternWins) {
@@ -24,6 +27,32 @@ TEST(Pricing, OverridesReplaceOrAdd) {
         custom += e.custom ? 1 : 0;
     }
     EXPECT_EQ(custom, 2);
+}
+
+TEST(Pricing, RememberedAnswersBelongToTheirTable) {
+    // Same thread, same model, tables alive at once and one made where another was freed: each
+    // answers from its own patterns, and an answer read again (from the memo) is the same.
+    auto a = std::make_unique<usage::PriceTable>(std::vector<config::PriceSpec>{{"claude-sonnet-*", 2, 10, 2.5, 4, 0.2}});
+    usage::PriceTable b({{"claude-sonnet-*", 7, 70, 8, 9, 0.7}});
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(a->Find("claude-sonnet-4-5")->input, 2);
+        EXPECT_EQ(b.Find("claude-sonnet-4-5")->input, 7);
+    }
+    a.reset();
+    auto c = std::make_unique<usage::PriceTable>(std::vector<config::PriceSpec>{{"claude-sonnet-*", 3, 30, 4, 6, 0.3}});
+    EXPECT_EQ(c->Find("claude-sonnet-4-5")->input, 3);
+    // more models than the memo holds: every answer stays right
+    for (int round = 0; round < 2; ++round) {
+        for (int i = 0; i < 20; ++i) {
+            const std::string m = "claude-opus-4-" + std::to_string(i);
+            usage::PriceTable fresh({{"claude-sonnet-*", 7, 70, 8, 9, 0.7}});  // a new table: no memo
+            ASSERT_NE(b.Find(m), nullptr);
+            EXPECT_EQ(b.Find(m)->input, fresh.Find(m)->input) << m;
+            EXPECT_EQ(b.Find(m)->model, fresh.Find(m)->model) << m;
+            EXPECT_EQ(b.Find("gpt-" + std::to_string(i)), nullptr);
+        }
+    }
+    EXPECT_EQ(b.Find(std::string(300, 'x')), nullptr);  // too long to remember, still answered
 }
 
 TEST(Pricing, CacheWritesArePricedByTtl) {
