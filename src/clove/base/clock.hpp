@@ -3,11 +3,23 @@
 // Time, injected (STYLE convention 12): cooldowns, rate-limit windows and sticky TTLs take a
 // `const Clock&`, so the state machines are tested with a FakeClock that never sleeps.
 
+#include <time.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 
 namespace clove::base {
+
+/// steady_clock::now() read from CLOCK_MONOTONIC_COARSE: the same clock, up to one kernel tick
+/// (1-4 ms) behind, read without touching the TSC. For I/O deadlines that are set around every
+/// read and write and checked by 100 ms sweeps or timers; never for measured durations.
+inline std::chrono::steady_clock::time_point CoarseSteadyNow() noexcept {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return std::chrono::steady_clock::time_point(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+        std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+}
 
 class Clock {
 public:

@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "clove/base/clock.hpp"
 #include "clove/http/request.hpp"
 
 namespace clove::http {
@@ -38,7 +39,7 @@ class ClientStream {
 public:
     explicit ClientStream(boost::asio::ip::tcp::socket socket) : socket_(std::move(socket)) {}
     boost::asio::ip::tcp::socket& socket() { return socket_; }
-    void expires_after(std::chrono::milliseconds d) { deadline_ = std::chrono::steady_clock::now() + d; }
+    void expires_after(std::chrono::milliseconds d) { deadline_ = base::CoarseSteadyNow() + d; }
     void expires_never() { deadline_ = std::chrono::steady_clock::time_point::max(); }
     std::chrono::steady_clock::time_point deadline() const { return deadline_; }
     /// Cancels pending operations (drain of idle connections).

@@ -10,6 +10,7 @@
 
 #include <optional>
 
+#include "clove/base/clock.hpp"
 #include "clove/base/log.hpp"
 #include "clove/upstream/tls.hpp"
 
@@ -66,7 +67,7 @@ void ArmDeadline(const std::shared_ptr<Deadline>& d, Clock::time_point at) {
 /// Starts an operation with `timeout` on a plain connection.
 void BeginOperation(const std::shared_ptr<Deadline>& d, std::chrono::milliseconds timeout) {
     d->timed_out = false;
-    d->deadline = Clock::now() + timeout;
+    d->deadline = base::CoarseSteadyNow() + timeout;  // checked by the timer: a tick early at most
     if (d->armed_at > d->deadline) {
         ArmDeadline(d, d->deadline);  // nothing pending, or it would fire too late
     }
