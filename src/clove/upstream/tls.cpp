@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 #include "clove/base/log.hpp"
 
@@ -37,8 +38,8 @@ constexpr size_t kCipherBuffer = 17 * 1024;    ///< a record with its overhead (
     X(SSL_new) X(SSL_free) X(SSL_ctrl) X(SSL_set1_host) X(SSL_set_bio) X(SSL_set_connect_state)     \
     X(SSL_do_handshake) X(SSL_read) X(SSL_write) X(SSL_get_error) X(SSL_has_pending)                \
     X(SSL_get_verify_result)                                                                        \
-    X(BIO_new_bio_pair) X(BIO_free) X(BIO_read) X(BIO_write) X(BIO_ctrl_pending)                    \
-    X(BIO_ctrl_get_write_guarantee)                                                                 \
+    X(BIO_new_bio_pair) X(BIO_free) X(BIO_nread0) X(BIO_nread) X(BIO_nwrite0) X(BIO_nwrite)         \
+    X(BIO_ctrl_pending) X(BIO_ctrl_get_write_guarantee)                                             \
     X(ERR_get_error) X(ERR_clear_error) X(ERR_error_string_n) X(X509_verify_cert_error_string)
 
 struct LibSsl {
@@ -221,8 +222,6 @@ asio::awaitable<boost::system::error_code> TlsStream::Handshake(SSL_CTX* ctx, co
     if (l.SSL_set1_host(ssl_, host.c_str()) != 1) {
         co_return LastError(l);
     }
-    in_.resize(kCipherBuffer);
-    out_.resize(kCipherBuffer);
     auto [ec, r] = co_await Run(Op::kHandshake, nullptr, 0);
     if (ec) {
         const long verify = l.SSL_get_verify_result(ssl_);
@@ -303,14 +302,18 @@ asio::awaitable<boost::system::error_code> TlsStream::Write(std::span<const asio
 asio::awaitable<boost::system::error_code> TlsStream::Flush() {
     const LibSsl& l = Ssl();
     while (l.BIO_ctrl_pending(network_) > 0) {
-        const int n = l.BIO_read(network_, out_.data(), static_cast<int>(out_.size()));
-        if (n <= 0) {
+        // Straight from the pair's buffer (no copy): OpenSSL does not run while this write is
+        // pending, one operation at a time.
+        char* data = nullptr;
+        const int n = l.BIO_nread0(network_, &data);
+        if (n <= 0 || !data) {
             co_return TlsErrc::kProtocol;
         }
-        auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(out_.data(), static_cast<size_t>(n)), kTuple);
+        auto [ec, written] = co_await asio::async_write(socket_, asio::buffer(data, static_cast<size_t>(n)), kTuple);
         if (ec) {
             co_return ec;
         }
+        l.BIO_nread(network_, &data, n);  // consumed
     }
     co_return boost::system::error_code{};
 }
@@ -354,15 +357,17 @@ asio::awaitable<std::pair<boost::system::error_code, int>> TlsStream::Run(Op op,
         if (err != SSL_ERROR_WANT_READ) {
             co_return std::pair{boost::system::error_code(TlsErrc::kProtocol), 0};
         }
-        const size_t room = std::min(in_.size(), l.BIO_ctrl_get_write_guarantee(network_));
-        if (room == 0) {
+        // Straight into the pair's buffer (no copy), committed once the read completed.
+        char* space = nullptr;
+        const int room = l.BIO_nwrite0(network_, &space);
+        if (room <= 0 || !space) {
             co_return std::pair{boost::system::error_code(TlsErrc::kProtocol), 0};  // cannot happen: OpenSSL reads its end
         }
-        auto [rec, n] = co_await socket_.async_read_some(asio::buffer(in_.data(), room), kTuple);
+        auto [rec, n] = co_await socket_.async_read_some(asio::buffer(space, static_cast<size_t>(room)), kTuple);
         if (rec) {
             co_return std::pair{rec, 0};  // eof without close_notify included (see ReadSome)
         }
-        if (l.BIO_write(network_, in_.data(), static_cast<int>(n)) != static_cast<int>(n)) {
+        if (l.BIO_nwrite(network_, &space, static_cast<int>(n)) != static_cast<int>(n)) {
             co_return std::pair{boost::system::error_code(TlsErrc::kProtocol), 0};
         }
     }

@@ -10,7 +10,6 @@
 #include <span>
 #include <string>
 #include <utility>
-#include <vector>
 
 // OpenSSL's types only; its functions are reached through the table in tls.cpp.
 typedef struct ssl_ctx_st SSL_CTX;
@@ -53,8 +52,9 @@ private:
 
 /// TLS client over a connected TCP socket the caller owns, through a memory BIO pair: OpenSSL
 /// only encrypts and decrypts, every byte moves through the socket's own asynchronous reads and
-/// writes (so the caller's deadline, which closes the socket, bounds every operation). One
-/// operation at a time, one worker thread.
+/// writes (so the caller's deadline, which closes the socket, bounds every operation), and the
+/// socket reads into and writes from the pair's 17 KiB buffers directly (no buffers of our own
+/// per connection, no copy). One operation at a time, one worker thread.
 class TlsStream {
 public:
     explicit TlsStream(boost::asio::ip::tcp::socket& socket);
@@ -83,9 +83,8 @@ private:
 
     boost::asio::ip::tcp::socket& socket_;
     SSL* ssl_ = nullptr;
-    BIO* network_ = nullptr;  ///< our end of the pair; OpenSSL's end belongs to ssl_
-    std::vector<char> in_;    ///< ciphertext read from the socket
-    std::vector<char> out_;   ///< ciphertext on its way to the socket
+    BIO* network_ = nullptr;  ///< our end of the pair (sockets read into and write from its
+                              ///< buffers directly); OpenSSL's end belongs to ssl_
 };
 
 }  // namespace clove::upstream
