@@ -30,6 +30,7 @@
 #include <charconv>
 #include <random>
 #include <cstring>
+#include <iterator>
 #include <memory>
 
 #include "clove/api/errors.hpp"
@@ -173,11 +174,11 @@ struct RequestRecord {
     quota::Ticket ticket;                   ///< the key's limits: slot and budget reservation
     const config::Limits* limits = nullptr; ///< the key's limits when it has any (pinned snapshot)
 
-    /// Appends the access line; true when the caller must schedule log::FlushAccess().
-    bool Log() const {
-        auto dur = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-        std::string line;
-        line.reserve(512);  // one allocation for the whole line
+    /// Appends the access line (`dur` ms since `start`); true when the caller must schedule
+    /// log::FlushAccess().
+    bool Log(double dur) const {
+        thread_local std::string line;  // the worker's line buffer: no allocation per request
+        line.clear();
         line += R"({"request_id":)";
         api::AppendJsonString(line, request_id);
         line += R"(,"method":)";
@@ -190,8 +191,8 @@ struct RequestRecord {
         api::AppendJsonString(line, model);
         line += R"(,"upstream":)";
         api::AppendJsonString(line, upstream);
-        line += fmt::format(
-            R"(,"status":{},"stream":{},"outcome":"{}","attempts":{},"queued_ms":{:.2f},"ttfb_ms":{:.2f},"duration_ms":{:.2f},"input_tokens":{},"output_tokens":{},"cache_creation_input_tokens":{},"cache_read_input_tokens":{}}})",
+        fmt::format_to(
+            std::back_inserter(line), R"(,"status":{},"stream":{},"outcome":"{}","attempts":{},"queued_ms":{:.2f},"ttfb_ms":{:.2f},"duration_ms":{:.2f},"input_tokens":{},"output_tokens":{},"cache_creation_input_tokens":{},"cache_read_input_tokens":{}}})",
             status, stream ? "true" : "false", outcome, attempts, queued_ms, ttfb_ms, dur, usage.input_tokens, usage.output_tokens,
             usage.cache_creation_input_tokens, usage.cache_read_input_tokens);
         return log::Access(line);
@@ -219,7 +220,9 @@ struct FinishGuard {
     asio::io_context* ioc;  ///< where the batched access lines are flushed
 
     ~FinishGuard() {
-        if (record.Log() && ioc) {
+        const double duration_ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - record.start).count();
+        if (record.Log(duration_ms) && ioc) {
             asio::post(*ioc, [] { log::FlushAccess(); });
         }
         const auto& u = record.usage;
@@ -254,8 +257,6 @@ struct FinishGuard {
         } else if (record.outcome != "ok") {
             error_type = record.outcome;  // e.g. a stream that ended with an error event
         }
-        const double duration_ms =
-            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - record.start).count();
         if (cell) {
             metrics::RequestSample m;
             m.route = RouteLabel(record.path);

@@ -64,7 +64,7 @@ void ArmDeadline(const std::shared_ptr<Deadline>& d, Clock::time_point at) {
     d->timer.async_wait([d](boost::system::error_code ec) { OnDeadlineTimer(d, ec); });
 }
 
-/// Starts an operation with `timeout` on a plain connection.
+/// Starts an operation with `timeout` (a socket read or write, or a whole TLS operation).
 void BeginOperation(const std::shared_ptr<Deadline>& d, std::chrono::milliseconds timeout) {
     d->timed_out = false;
     d->deadline = base::CoarseSteadyNow() + timeout;  // checked by the timer: a tick early at most
