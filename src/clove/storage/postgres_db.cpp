@@ -2,7 +2,6 @@
 // for the answer): a database that is down or stopped (SIGSTOP) makes calls fail within the
 // deadline instead of hanging, so the admin API can answer 503 and the usage writer can spool.
 
-#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -14,6 +13,7 @@
 #include <type_traits>
 #include <unordered_map>
 
+#include "clove/base/shared_library.hpp"
 #include "clove/storage/db.hpp"
 
 namespace clove::storage {
@@ -56,41 +56,31 @@ struct LibPq {
 const LibPq& Pq() {
     static const LibPq lib = [] {
         LibPq l;
-        void* h = ::dlopen("libpq.so.5", RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            const char* why = ::dlerror();
-            l.error = fmt::format("cannot load libpq.so.5 (install the Debian package libpq5): {}", why ? why : "unknown error");
-            return l;
-        }
-        auto load = [&](auto& fn, const char* name) {
-            fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(::dlsym(h, name));
-            if (!fn && l.error.empty()) {
-                l.error = fmt::format("libpq.so.5 lacks {}", name);
-            }
-        };
-        load(l.PQclear, "PQclear");
-        load(l.PQcmdTuples, "PQcmdTuples");
-        load(l.PQconnectdbParams, "PQconnectdbParams");
-        load(l.PQconsumeInput, "PQconsumeInput");
-        load(l.PQerrorMessage, "PQerrorMessage");
-        load(l.PQfinish, "PQfinish");
-        load(l.PQflush, "PQflush");
-        load(l.PQgetResult, "PQgetResult");
-        load(l.PQgetisnull, "PQgetisnull");
-        load(l.PQgetlength, "PQgetlength");
-        load(l.PQgetvalue, "PQgetvalue");
-        load(l.PQisBusy, "PQisBusy");
-        load(l.PQnfields, "PQnfields");
-        load(l.PQntuples, "PQntuples");
-        load(l.PQresultErrorField, "PQresultErrorField");
-        load(l.PQresultStatus, "PQresultStatus");
-        load(l.PQsendQuery, "PQsendQuery");
-        load(l.PQsendQueryParams, "PQsendQueryParams");
-        load(l.PQsetNoticeProcessor, "PQsetNoticeProcessor");
-        load(l.PQsetnonblocking, "PQsetnonblocking");
-        load(l.PQsocket, "PQsocket");
-        load(l.PQstatus, "PQstatus");
-        load(l.PQtransactionStatus, "PQtransactionStatus");
+        base::SharedLibrary so("libpq.so.5", "libpq5");
+        so.Resolve(l.PQclear, "PQclear");
+        so.Resolve(l.PQcmdTuples, "PQcmdTuples");
+        so.Resolve(l.PQconnectdbParams, "PQconnectdbParams");
+        so.Resolve(l.PQconsumeInput, "PQconsumeInput");
+        so.Resolve(l.PQerrorMessage, "PQerrorMessage");
+        so.Resolve(l.PQfinish, "PQfinish");
+        so.Resolve(l.PQflush, "PQflush");
+        so.Resolve(l.PQgetResult, "PQgetResult");
+        so.Resolve(l.PQgetisnull, "PQgetisnull");
+        so.Resolve(l.PQgetlength, "PQgetlength");
+        so.Resolve(l.PQgetvalue, "PQgetvalue");
+        so.Resolve(l.PQisBusy, "PQisBusy");
+        so.Resolve(l.PQnfields, "PQnfields");
+        so.Resolve(l.PQntuples, "PQntuples");
+        so.Resolve(l.PQresultErrorField, "PQresultErrorField");
+        so.Resolve(l.PQresultStatus, "PQresultStatus");
+        so.Resolve(l.PQsendQuery, "PQsendQuery");
+        so.Resolve(l.PQsendQueryParams, "PQsendQueryParams");
+        so.Resolve(l.PQsetNoticeProcessor, "PQsetNoticeProcessor");
+        so.Resolve(l.PQsetnonblocking, "PQsetnonblocking");
+        so.Resolve(l.PQsocket, "PQsocket");
+        so.Resolve(l.PQstatus, "PQstatus");
+        so.Resolve(l.PQtransactionStatus, "PQtransactionStatus");
+        l.error = so.error();
         return l;
     }();
     return lib;

@@ -1,6 +1,5 @@
 #include "clove/upstream/tls.hpp"
 
-#include <dlfcn.h>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "clove/base/log.hpp"
+#include "clove/base/shared_library.hpp"
 
 namespace clove::upstream {
 
@@ -52,20 +52,11 @@ struct LibSsl {
 const LibSsl& Ssl() {
     static const LibSsl lib = [] {
         LibSsl l;
-        void* h = ::dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
-        if (!h) {
-            const char* why = ::dlerror();
-            l.error = std::string("cannot load libssl.so.3 (install the Debian package libssl3): ") +
-                      (why ? why : "unknown error");
-            return l;
-        }
-#define CLOVE_LOAD(name)                                                                \
-    l.name = reinterpret_cast<decltype(&::name)>(::dlsym(h, #name));                   \
-    if (!l.name && l.error.empty()) {                                                   \
-        l.error = "libssl.so.3 lacks " #name;                                           \
-    }
+        base::SharedLibrary so("libssl.so.3", "libssl3");  // libcrypto.so.3 comes with it
+#define CLOVE_LOAD(name) so.Resolve(l.name, #name);
         CLOVE_OPENSSL_FUNCTIONS(CLOVE_LOAD)
 #undef CLOVE_LOAD
+        l.error = so.error();
         return l;
     }();
     return lib;
