@@ -23,21 +23,29 @@ std::string_view ErrorTypeForStatus(int status) noexcept {
 void AppendJsonString(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out += '"';
-    for (unsigned char c : s) {
+    // Runs of bytes that need no escape are appended at once (ids, names and paths are one run).
+    const char* p = s.data();
+    const char* const end = p + s.size();
+    while (p < end) {
+        const char* run = p;
+        while (p < end && static_cast<unsigned char>(*p) >= 0x20 && *p != '"' && *p != '\\') {
+            ++p;
+        }
+        out.append(run, static_cast<size_t>(p - run));
+        if (p == end) {
+            break;
+        }
+        const auto c = static_cast<unsigned char>(*p++);
         switch (c) {
             case '"': out += "\\\""; break;
             case '\\': out += "\\\\"; break;
             case '\n': out += "\\n"; break;
             case '\r': out += "\\r"; break;
             case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    out += "\\u00";
-                    out += kHex[c >> 4];
-                    out += kHex[c & 0xF];
-                } else {
-                    out += static_cast<char>(c);
-                }
+            default: {
+                const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+                out.append(esc, sizeof esc);
+            }
         }
     }
     out += '"';

@@ -41,3 +41,19 @@ TEST(ErrorBody, ReadsTypeAndMessageAroundChunkFraming) {
     EXPECT_TRUE(clove::api::ParseErrorBody("<html>502 Bad Gateway</html>").message.empty());
     EXPECT_TRUE(clove::api::ParseErrorBody("{\"error\":\"flat\"}").type.empty());
 }
+
+TEST(AppendJsonString, EscapesOnlyWhatJsonNeedsAndCopiesRunsVerbatim) {
+    auto lit = [](std::string_view s) {
+        std::string out = "x";
+        AppendJsonString(out, s);
+        return out;
+    };
+    EXPECT_EQ(lit(""), "x\"\"");
+    EXPECT_EQ(lit("req_clove_0123"), "x\"req_clove_0123\"");
+    EXPECT_EQ(lit("a\"b\\c"), "x\"a\\\"b\\\\c\"");
+    EXPECT_EQ(lit("\"\""), "x\"\\\"\\\"\"");
+    EXPECT_EQ(lit("\n\r\t"), "x\"\\n\\r\\t\"");
+    EXPECT_EQ(lit(std::string_view("\x00\x1f\x7f", 3)), "x\"\\u0000\\u001f\x7f\"");
+    EXPECT_EQ(lit("caf\xc3\xa9 \xe2\x82\xac"), "x\"caf\xc3\xa9 \xe2\x82\xac\"");  // UTF-8 passes through
+    EXPECT_EQ(lit("end\\"), "x\"end\\\\\"");
+}

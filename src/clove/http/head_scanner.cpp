@@ -1,14 +1,39 @@
 #include "clove/http/head_scanner.hpp"
 
+#include <array>
+#include <cstdint>
 #include <cstring>
+#include <string_view>
 
 namespace clove::http {
 
-bool IsTokenChar(unsigned char c) noexcept {
-    if (c >= '0' && c <= '9') { return true; }
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') { return true; }
-    return std::strchr("!#$%&'*+-.^_`|~", c) != nullptr && c != 0;
+namespace {
+
+// Byte classes, one table lookup per byte of a head (this runs on every request).
+constexpr uint8_t kToken = 1;    // RFC 9110 tchar
+constexpr uint8_t kBadByte = 2;  // not allowed inside a head line: CTLs but HTAB, DEL, CR
+
+constexpr std::array<uint8_t, 256> MakeClasses() {
+    std::array<uint8_t, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        const bool alnum = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        bool token = alnum;
+        for (char x : std::string_view("!#$%&'*+-.^_`|~")) {
+            token = token || c == static_cast<unsigned char>(x);
+        }
+        t[static_cast<size_t>(c)] = static_cast<uint8_t>((token ? kToken : 0) |
+                                                         (((c < 0x20 && c != '\t') || c == 0x7f) ? kBadByte : 0));
+    }
+    return t;
 }
+
+constexpr std::array<uint8_t, 256> kClasses = MakeClasses();
+
+inline uint8_t ClassOf(char c) noexcept { return kClasses[static_cast<unsigned char>(c)]; }
+
+}  // namespace
+
+bool IsTokenChar(unsigned char c) noexcept { return (kClasses[c] & kToken) != 0; }
 
 HeadScanner::State HeadScanner::Scan(std::string_view w) noexcept {
     const char* d = w.data();
@@ -48,12 +73,9 @@ HeadScanner::State HeadScanner::Scan(std::string_view w) noexcept {
             pos_ = next;
             return State::kComplete;
         }
-        for (unsigned char c : line) {
-            if (c == '\r') {
-                return Bad("bare CR in the request head");
-            }
-            if ((c < 0x20 && c != '\t') || c == 0x7f) {
-                return Bad("control character in the request head");
+        for (char c : line) {
+            if (ClassOf(c) & kBadByte) {
+                return Bad(c == '\r' ? "bare CR in the request head" : "control character in the request head");
             }
         }
         if (!seen_request_line_) {
@@ -65,14 +87,16 @@ HeadScanner::State HeadScanner::Scan(std::string_view w) noexcept {
             if (line.front() == ' ' || line.front() == '\t') {
                 return Bad("obsolete line folding in a header");
             }
-            size_t colon = line.find(':');
-            if (colon == std::string_view::npos || colon == 0) {
-                return Bad("header line without a field name and colon");
+            size_t name_end = 0;
+            while (name_end < line.size() && (ClassOf(line[name_end]) & kToken)) {
+                ++name_end;
             }
-            for (size_t i = 0; i < colon; ++i) {
-                if (!IsTokenChar(static_cast<unsigned char>(line[i]))) {
-                    return Bad("invalid character in a header name (whitespace before the colon?)");
+            if (name_end == 0 || name_end == line.size() || line[name_end] != ':') {
+                size_t colon = line.find(':');
+                if (colon == std::string_view::npos || colon == 0) {
+                    return Bad("header line without a field name and colon");
                 }
+                return Bad("invalid character in a header name (whitespace before the colon?)");
             }
         }
         pos_ = next;

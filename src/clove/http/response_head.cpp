@@ -47,10 +47,7 @@ void HeadBuilder::Status(int status) {
 }
 
 void HeadBuilder::Header(std::string_view name, std::string_view value) {
-    out_ += name;
-    out_ += ": ";
-    out_ += value;
-    out_ += "\r\n";
+    AppendHeaderLine(out_, name, value);
 }
 
 void HeadBuilder::Header(std::string_view name, uint64_t value) {

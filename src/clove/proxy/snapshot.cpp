@@ -186,8 +186,58 @@ RouteResult Snapshot::Route(std::string_view model) const {
     return r;
 }
 
+namespace {
+
+/// The SHA-256 digests of the client keys this worker thread authenticated lately. Computing
+/// the digest was ~5 % of a proxied request's CPU; a key is looked up here by a 128-bit SipHash
+/// under a per-process random key, so the cache holds no plaintext key and nobody can make two
+/// keys collide. Only keys that authenticated are added, so a hit tells a timing observer nothing
+/// the 200 does not. The digest is a pure function of the key: entries never go stale (a revoked
+/// key's digest is simply absent from the snapshot's map).
+class DigestCache {
+public:
+    KeyDigest Digest(std::string_view key, bool& cached_out, std::array<unsigned char, 16>& mac_out) {
+        Mac(key, mac_out);
+        Entry& e = entries_[mac_out[0] % kEntries];
+        cached_out = e.used && sodium_memcmp(e.mac.data(), mac_out.data(), mac_out.size()) == 0;
+        return cached_out ? e.digest : DigestKey(key);
+    }
+    void Remember(const std::array<unsigned char, 16>& mac, const KeyDigest& digest) {
+        Entry& e = entries_[mac[0] % kEntries];
+        e.used = true;
+        e.mac = mac;
+        e.digest = digest;
+    }
+
+private:
+    static void Mac(std::string_view key, std::array<unsigned char, 16>& out) {
+        static const std::array<unsigned char, crypto_shorthash_siphashx24_KEYBYTES> secret = [] {
+            std::array<unsigned char, crypto_shorthash_siphashx24_KEYBYTES> k{};
+            if (sodium_init() < 0) {
+                throw std::runtime_error("libsodium cannot initialise");
+            }
+            randombytes_buf(k.data(), k.size());
+            return k;
+        }();
+        crypto_shorthash_siphashx24(out.data(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                                    secret.data());
+    }
+    static constexpr size_t kEntries = 8;
+    struct Entry {
+        bool used = false;
+        std::array<unsigned char, 16> mac{};
+        KeyDigest digest{};
+    };
+    std::array<Entry, kEntries> entries_{};
+};
+
+}  // namespace
+
 const ClientKeyRuntime* Snapshot::Authenticate(std::string_view presented) const {
-    KeyDigest d = DigestKey(presented);
+    thread_local DigestCache cache;
+    bool cached = false;
+    std::array<unsigned char, 16> mac;
+    KeyDigest d = cache.Digest(presented, cached, mac);
     auto it = client_keys.find(d);
     if (it == client_keys.end()) {
         return nullptr;
@@ -195,6 +245,9 @@ const ClientKeyRuntime* Snapshot::Authenticate(std::string_view presented) const
     // The map lookup compares digests, not keys; confirm in constant time all the same.
     if (sodium_memcmp(it->first.data(), d.data(), d.size()) != 0) {
         return nullptr;
+    }
+    if (!cached) {
+        cache.Remember(mac, d);
     }
     return &it->second;
 }

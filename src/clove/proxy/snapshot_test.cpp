@@ -43,6 +43,27 @@ TEST(Snapshot, AuthenticatesClientKeysByDigest) {
     EXPECT_EQ(who->name, "alice");
     EXPECT_FALSE(s->Authenticate("ck-alice-124"));
     EXPECT_FALSE(s->Authenticate(""));
+    // Again, from the worker's digest cache: same answers, and keys differing in one byte or in
+    // length are still told apart.
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(s->Authenticate("ck-alice-123"));
+        EXPECT_EQ(s->Authenticate("ck-alice-123")->name, "alice");
+        EXPECT_FALSE(s->Authenticate("ck-alice-12"));
+        EXPECT_FALSE(s->Authenticate("ck-alice-1234"));
+        EXPECT_FALSE(s->Authenticate("ck-alice-124"));
+    }
+}
+
+TEST(Snapshot, ARevokedKeyFailsInTheNextSnapshotEvenWhenItsDigestIsCached) {
+    auto with = proxy::Snapshot::Build(TwoUpstreams());
+    ASSERT_TRUE(with->Authenticate("ck-alice-123"));  // now cached on this thread
+    auto c = TwoUpstreams();
+    c.client_keys = {{"bob", "ck-bob-456"}};
+    auto without = proxy::Snapshot::Build(c);
+    EXPECT_FALSE(without->Authenticate("ck-alice-123"));
+    ASSERT_TRUE(without->Authenticate("ck-bob-456"));
+    EXPECT_EQ(without->Authenticate("ck-bob-456")->name, "bob");
+    EXPECT_TRUE(with->Authenticate("ck-alice-123"));  // the old snapshot still answers for itself
 }
 
 TEST(SnapshotStore, PublishesNewSnapshotsWhileOldOnesStayPinned) {
