@@ -1,5 +1,7 @@
 #include "clove/api/errors.hpp"
 
+#include <array>
+
 #include <simdjson.h>
 
 namespace clove::api {
@@ -20,6 +22,22 @@ std::string_view ErrorTypeForStatus(int status) noexcept {
     }
 }
 
+namespace {
+
+/// Bytes a JSON string literal must escape: controls, the quote and the backslash.
+constexpr std::array<bool, 256> MakeNeedsEscape() {
+    std::array<bool, 256> t{};
+    for (int c = 0; c < 0x20; ++c) {
+        t[static_cast<size_t>(c)] = true;
+    }
+    t['"'] = true;
+    t['\\'] = true;
+    return t;
+}
+constexpr std::array<bool, 256> kNeedsEscape = MakeNeedsEscape();
+
+}  // namespace
+
 void AppendJsonString(std::string& out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
     out += '"';
@@ -28,7 +46,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
     const char* const end = p + s.size();
     while (p < end) {
         const char* run = p;
-        while (p < end && static_cast<unsigned char>(*p) >= 0x20 && *p != '"' && *p != '\\') {
+        while (p < end && !kNeedsEscape[static_cast<unsigned char>(*p)]) {
             ++p;
         }
         out.append(run, static_cast<size_t>(p - run));

@@ -54,7 +54,8 @@ Event EventFromResponse(const upstream::ResponseHead& head, int64_t now_wall_ms)
         std::string_view reset;
     } fam[4];
     for (const auto& [name, value] : head.headers) {
-        if (name.size() <= kPrefix.size() || !upstream::EqualsIgnoreCase(name.substr(0, kPrefix.size()), kPrefix)) {
+        if (name.size() <= kPrefix.size() || (name[0] | 0x20) != 'a' ||
+            !upstream::EqualsIgnoreCase(name.substr(0, kPrefix.size()), kPrefix)) {
             continue;
         }
         const auto rest = name.substr(kPrefix.size());
@@ -75,14 +76,18 @@ Event EventFromResponse(const upstream::ResponseHead& head, int64_t now_wall_ms)
             break;
         }
     }
+    // A reset time is parsed only where it is used: the scarcest family's and exhausted ones'.
+    auto reset_after = [now_wall_ms](std::string_view reset) -> std::optional<int64_t> {
+        if (auto r = base::ParseTimeMs(reset); r && *r > 1'000'000'000'000) {
+            return std::max<int64_t>(*r - now_wall_ms, 0);
+        }
+        return std::nullopt;
+    };
     std::optional<int64_t> exhausted_reset;
+    std::string_view scarcest_reset;
     for (const auto& f : fam) {
         if (!f.remaining) {
             continue;
-        }
-        std::optional<int64_t> reset_after;
-        if (auto r = base::ParseTimeMs(f.reset); r && *r > 1'000'000'000'000) {
-            reset_after = std::max<int64_t>(*r - now_wall_ms, 0);
         }
         double fraction = 1.0;
         if (f.limit && *f.limit > 0) {
@@ -94,11 +99,16 @@ Event EventFromResponse(const upstream::ResponseHead& head, int64_t now_wall_ms)
         }
         if (!e.remaining_fraction || fraction < *e.remaining_fraction) {
             e.remaining_fraction = fraction;
-            e.remaining_reset_after_ms = reset_after;
+            scarcest_reset = f.reset;
         }
-        if (*f.remaining <= 0 && reset_after && (!exhausted_reset || *reset_after > *exhausted_reset)) {
-            exhausted_reset = reset_after;
+        if (*f.remaining <= 0) {
+            if (auto after = reset_after(f.reset); after && (!exhausted_reset || *after > *exhausted_reset)) {
+                exhausted_reset = after;
+            }
         }
+    }
+    if (e.remaining_fraction) {
+        e.remaining_reset_after_ms = reset_after(scarcest_reset);
     }
     if (e.kind == Event::Kind::kRateLimited && !e.reset_after_ms) {
         e.reset_after_ms = exhausted_reset ? exhausted_reset : e.remaining_reset_after_ms;

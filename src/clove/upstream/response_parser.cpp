@@ -88,6 +88,11 @@ ParseStatus ParseResponseHead(std::string_view w, size_t max_size, ResponseHead&
         std::string_view name = line.substr(0, colon);
         std::string_view value = Trim(line.substr(colon + 1));
         out.headers.emplace_back(name, value);
+        // Only four names matter here; most fields differ from all of them in length.
+        const size_t n = name.size();
+        if (n != 14 && n != 17 && n != 10 && n != 12) {
+            continue;
+        }
         if (EqualsIgnoreCase(name, "content-length")) {
             uint64_t v = 0;
             auto cr = std::from_chars(value.data(), value.data() + value.size(), v);
