@@ -34,7 +34,6 @@ private:
     bool saw_start_ = false;
     bool saw_stop_ = false;
     bool saw_error_ = false;
-    std::string scratch_;
 };
 
 /// Reads `usage` from a complete non-streaming Message JSON. Returns false when absent/invalid.

@@ -284,7 +284,7 @@ struct FinishGuard {
         }
         const auto& u = record.usage;
         auto tokens = [](int64_t v) { return v < 0 ? int64_t{0} : v; };
-        usage::UsageRecord r;
+        usage::UsageRecordView r;
         r.input_tokens = tokens(u.input_tokens);
         r.output_tokens = tokens(u.output_tokens);
         r.cache_creation_tokens = tokens(u.cache_creation_input_tokens);
@@ -306,11 +306,11 @@ struct FinishGuard {
             ctx.cache_stats->Record(record.key_id, record.credential_id, record.session, r.input_tokens,
                                     r.cache_read_tokens, r.cache_creation_tokens, record.wall_start_ms);
         }
-        std::string error_type;
+        std::string_view error_type;
         if (record.outcome == "client_closed") {
             error_type = "client_closed";
         } else if (record.status >= 400) {
-            error_type = std::string(api::ErrorTypeForStatus(record.status));
+            error_type = api::ErrorTypeForStatus(record.status);
         } else if (record.outcome != "ok") {
             error_type = record.outcome;  // e.g. a stream that ended with an error event
         }
@@ -332,20 +332,21 @@ struct FinishGuard {
             cell->Record(m);
         }
         if (record.record_usage && ctx.usage) {
-            // The record dies with this frame: its strings move to the usage queue.
-            r.request_id = std::move(record.request_id);
+            // The texts are copied into the usage queue's buffer: nothing allocated here is
+            // freed by the writer thread.
+            r.request_id = record.request_id;
             r.ts_ms = record.wall_start_ms;
-            r.key_id = std::move(record.key_id);
-            r.upstream_id = std::move(record.upstream_id);
-            r.credential_id = std::move(record.credential_id);
-            r.upstream_model = record.upstream_model.empty() ? record.model : std::move(record.upstream_model);
-            r.model = std::move(record.model);
+            r.key_id = record.key_id;
+            r.upstream_id = record.upstream_id;
+            r.credential_id = record.credential_id;
+            r.upstream_model = record.upstream_model.empty() ? record.model : record.upstream_model;
+            r.model = record.model;
             r.status = record.status;
-            r.error_type = std::move(error_type);
+            r.error_type = error_type;
             r.stream = record.stream;
             r.ttfb_ms = record.ttfb_ms;
             r.duration_ms = duration_ms;
-            ctx.usage->Push(std::move(r));
+            ctx.usage->Push(r);
         }
     }
 };
@@ -542,9 +543,10 @@ private:
                                 std::shared_ptr<const Snapshot> snap);
     asio::awaitable<void> Models(http::Exchange& ex, RequestRecord& rec, std::shared_ptr<const Snapshot> snap);
 
-    /// The client key `presented` names (or passthrough). Answers 401 itself and returns false.
-    asio::awaitable<bool> Authenticate(http::Exchange& ex, RequestRecord& rec, const Snapshot& snap,
-                                       const ClientKeyRuntime** key_out = nullptr);
+    /// The client key `presented` names (or passthrough). Returns nullptr, or the 401 message
+    /// to answer with. Not a coroutine: it runs on every request and only its caller writes.
+    const char* Authenticate(http::Exchange& ex, RequestRecord& rec, const Snapshot& snap,
+                             const ClientKeyRuntime** key_out = nullptr);
 
     asio::io_context& ioc_;
     GatewayContext& ctx_;
@@ -1171,21 +1173,19 @@ asio::awaitable<void> Gateway::Handle(http::Exchange& ex) {
     co_await RespondError(ex, rec, 404, fmt::format("not found: {} {}", std::string(ex.request.method_string()), path));
 }
 
-asio::awaitable<bool> Gateway::Authenticate(http::Exchange& ex, RequestRecord& rec, const Snapshot& snap,
-                                            const ClientKeyRuntime** key_out) {
+const char* Gateway::Authenticate(http::Exchange& ex, RequestRecord& rec, const Snapshot& snap,
+                                  const ClientKeyRuntime** key_out) {
     std::string_view presented = PresentedKey(ex.request);
     if (presented.empty()) {
-        co_await RespondError(ex, rec, 401, "missing API key: send it in x-api-key or Authorization: Bearer");
-        co_return false;
+        return "missing API key: send it in x-api-key or Authorization: Bearer";
     }
     if (!snap.client_keys_configured) {
         rec.key = "passthrough";  // the client's own key goes to a passthrough upstream
-        co_return true;
+        return nullptr;
     }
     const ClientKeyRuntime* who = snap.Authenticate(presented);
     if (!who) {
-        co_await RespondError(ex, rec, 401, "invalid API key");
-        co_return false;
+        return "invalid API key";
     }
     rec.key = who->name;
     rec.key_id = who->id;
@@ -1193,10 +1193,9 @@ asio::awaitable<bool> Gateway::Authenticate(http::Exchange& ex, RequestRecord& r
         *key_out = who;
     }
     if (who->Expired(rec.wall_start_ms)) {
-        co_await RespondError(ex, rec, 401, "API key expired");
-        co_return false;
+        return "API key expired";
     }
-    co_return true;
+    return nullptr;
 }
 
 asio::awaitable<void> Gateway::Models(http::Exchange& ex, RequestRecord& rec, std::shared_ptr<const Snapshot> snap) {
@@ -1204,7 +1203,8 @@ asio::awaitable<void> Gateway::Models(http::Exchange& ex, RequestRecord& rec, st
     const bool openai_shape = ex.request["anthropic-version"].empty() && ex.request["x-api-key"].empty() &&
                               !ex.request[boost::beast::http::field::authorization].empty();
     rec.openai_front = openai_shape;
-    if (!co_await Authenticate(ex, rec, *snap)) {
+    if (const char* refusal = Authenticate(ex, rec, *snap)) {
+        co_await RespondError(ex, rec, 401, refusal);
         co_return;
     }
     auto models = ListModels(*snap);
@@ -1247,7 +1247,8 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
 
     // ---- 1. Authenticate ---------------------------------------------------------------------
     const ClientKeyRuntime* client_key = nullptr;
-    if (!co_await Authenticate(ex, rec, *snap, &client_key)) {
+    if (const char* refusal = Authenticate(ex, rec, *snap, &client_key)) {
+        co_await RespondError(ex, rec, 401, refusal);
         co_return;
     }
     rec.record_usage = true;

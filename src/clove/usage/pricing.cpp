@@ -115,7 +115,7 @@ const config::PriceSpec* PriceTable::Search(std::string_view model) const {
     return best ? &best->price : nullptr;
 }
 
-int64_t CostNanoUsd(const UsageRecord& r, const config::PriceSpec& p) {
+int64_t CostNanoUsd(const UsageCounts& r, const config::PriceSpec& p) {
     int64_t w5 = r.cache_creation_5m_tokens;
     int64_t w1 = r.cache_creation_1h_tokens;
     if (w5 + w1 < r.cache_creation_tokens) {

@@ -41,7 +41,7 @@ private:
 
 /// Cost of the tokens in `r` at `p`, in 1e-9 USD. Cache writes without a TTL split are priced
 /// as 5-minute writes.
-int64_t CostNanoUsd(const UsageRecord& r, const config::PriceSpec& p);
+int64_t CostNanoUsd(const UsageCounts& r, const config::PriceSpec& p);
 
 /// Fills the derived cache prices (1.25x, 2x, 0.1x input) that are <0 in `p`.
 void DeriveCachePrices(config::PriceSpec& p);

@@ -36,11 +36,20 @@ void UsageWriter::Start() {
     thread_ = std::thread([this] { Run(); });
 }
 
-void UsageWriter::Push(UsageRecord record) {
+void UsageWriter::Push(const UsageRecordView& r) {
+    const std::array<std::string_view, 7> texts{r.request_id, r.key_id,         r.upstream_id, r.credential_id,
+                                                r.model,      r.upstream_model, r.error_type};
     {
         std::lock_guard lock(mutex_);
-        if (queue_.size() < options_.capacity) {
-            queue_.push_back(std::move(record));
+        if (queue_.size() + taken_left_.load(std::memory_order_relaxed) < options_.capacity) {
+            Queued q;
+            q.counts = r;
+            q.text_offset = text_.size();
+            for (size_t i = 0; i < texts.size(); ++i) {
+                q.lengths[i] = static_cast<uint32_t>(texts[i].size());
+                text_.append(texts[i]);
+            }
+            queue_.push_back(q);
             if (queue_.size() >= options_.batch_rows) {
                 cv_.notify_one();
             }
@@ -48,12 +57,32 @@ void UsageWriter::Push(UsageRecord record) {
         }
     }
     // Backpressure without loss: the writer is behind, so this record goes to disk directly.
-    AppendToSpool({std::move(record)});
+    UsageRecord rec;
+    static_cast<UsageCounts&>(rec) = r;
+    std::string* fields[] = {&rec.request_id, &rec.key_id,         &rec.upstream_id, &rec.credential_id,
+                             &rec.model,      &rec.upstream_model, &rec.error_type};
+    for (size_t i = 0; i < texts.size(); ++i) {
+        fields[i]->assign(texts[i]);
+    }
+    AppendToSpool({std::move(rec)});
+}
+
+UsageRecord UsageWriter::Unpack(const Queued& q, const std::string& text) {
+    UsageRecord rec;
+    static_cast<UsageCounts&>(rec) = q.counts;
+    std::string* fields[] = {&rec.request_id, &rec.key_id,         &rec.upstream_id, &rec.credential_id,
+                             &rec.model,      &rec.upstream_model, &rec.error_type};
+    size_t off = q.text_offset;
+    for (size_t i = 0; i < q.lengths.size(); ++i) {
+        fields[i]->assign(text, off, q.lengths[i]);
+        off += q.lengths[i];
+    }
+    return rec;
 }
 
 size_t UsageWriter::queue_depth() const {
     std::lock_guard lock(mutex_);
-    return queue_.size();
+    return queue_.size() + taken_left_.load(std::memory_order_relaxed);
 }
 
 void UsageWriter::Stop() {
@@ -80,14 +109,38 @@ void UsageWriter::Run() {
         bool stopping;
         {
             std::unique_lock lock(mutex_);
-            cv_.wait_for(lock, options_.batch_interval,
-                         [&] { return stopping_ || queue_.size() >= options_.batch_rows; });
+            if (taken_pos_ == taken_.size()) {
+                cv_.wait_for(lock, options_.batch_interval,
+                             [&] { return stopping_ || queue_.size() >= options_.batch_rows; });
+                // Everything queued moves to this thread at once (two swaps); the workers go on
+                // filling the emptied buffers, which keep their capacity.
+                taken_.clear();
+                taken_text_.clear();
+                taken_pos_ = 0;
+                std::swap(taken_, queue_);
+                std::swap(taken_text_, text_);
+                taken_left_.store(taken_.size(), std::memory_order_relaxed);
+            }
             stopping = stopping_;
-            // The batch leaves the queue here and lives in `batch` until it is committed or,
-            // when the database fails, written to the spool.
-            size_t n = std::min(queue_.size(), options_.batch_rows);
-            batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + static_cast<long>(n)));
-            queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
+        }
+        // A batch leaves taken_ here and lives in `batch` until it is committed or, when the
+        // database fails, written to the spool.
+        const size_t n = std::min(taken_.size() - taken_pos_, options_.batch_rows);
+        batch.clear();
+        batch.reserve(n);
+        for (size_t i = taken_pos_; i < taken_pos_ + n; ++i) {
+            batch.push_back(Unpack(taken_[i], taken_text_));
+        }
+        taken_pos_ += n;
+        {
+            std::lock_guard lock(mutex_);
+            taken_left_.store(taken_.size() - taken_pos_, std::memory_order_relaxed);
+        }
+        if (taken_pos_ == taken_.size() && taken_text_.capacity() > (4u << 20)) {
+            // After a backlog: do not keep its buffers for ever.
+            taken_ = {};
+            taken_text_ = {};
+            taken_pos_ = 0;
         }
         if (!batch.empty()) {
             if (!WriteBatch(batch)) {
@@ -101,7 +154,7 @@ void UsageWriter::Run() {
         MaybePrune();
         if (stopping) {
             std::lock_guard lock(mutex_);
-            if (queue_.empty()) {
+            if (queue_.empty() && taken_pos_ == taken_.size()) {
                 break;
             }
         }

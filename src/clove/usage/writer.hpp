@@ -7,11 +7,11 @@
 // is idempotent (request_id is unique). When the queue is full, Push spills to the same spool
 // instead of dropping. Stop() flushes everything.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -42,8 +42,10 @@ public:
     UsageWriter& operator=(const UsageWriter&) = delete;
 
     void Start();
-    /// Never blocks on the database and never drops: a full queue spills to the spool.
-    void Push(UsageRecord record);
+    /// Never blocks on the database and never drops: a full queue spills to the spool. The
+    /// texts are copied into the queue's own buffer.
+    void Push(const UsageRecordView& record);
+    void Push(const UsageRecord& record) { Push(UsageRecordView(record)); }
     /// Writes everything queued (and, if the database answers, the spool), then stops the thread.
     void Stop();
 
@@ -73,7 +75,21 @@ private:
     WriterOptions options_;
     mutable std::mutex mutex_;
     std::condition_variable cv_;
-    std::deque<UsageRecord> queue_;
+    /// A queued record: its numbers, and its texts as lengths of consecutive runs in a text
+    /// buffer. Workers append to queue_/text_; the writer swaps both out whole (taken_) and
+    /// turns them into UsageRecords batch by batch.
+    struct Queued {
+        UsageCounts counts;
+        size_t text_offset = 0;
+        std::array<uint32_t, 7> lengths{};
+    };
+    static UsageRecord Unpack(const Queued& q, const std::string& text);
+    std::vector<Queued> queue_;
+    std::string text_;
+    std::vector<Queued> taken_;    // writer thread only
+    std::string taken_text_;       // writer thread only
+    size_t taken_pos_ = 0;         // writer thread only
+    std::atomic<size_t> taken_left_{0};
     bool stopping_ = false;
     std::thread thread_;
     std::mutex spool_mutex_;

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "clove/auth/secrets.hpp"
 #include "clove/storage/repository.hpp"
@@ -46,6 +47,59 @@ TEST(UsageWriter, StopFlushesEveryRecordInBatches) {
     EXPECT_EQ(Count(*db), 1234);
     EXPECT_EQ(w.written(), 1234u);
     EXPECT_FALSE(std::filesystem::exists(o.spool_path));
+}
+
+TEST(UsageWriter, QueuedTextsArriveIntactAcrossBatchesWhileWorkersPush) {
+    auto dir = TempDir();
+    auto db = storage::OpenSqlite(dir + "/clove.db");
+    storage::Migrate(*db);
+    usage::WriterOptions o;
+    o.spool_path = dir + "/spool.jsonl";
+    o.batch_rows = 7;  // many batches, taken in pieces from one swapped-out queue
+    o.batch_interval = std::chrono::milliseconds(5);
+    usage::UsageWriter w(*db, o);
+    w.Start();
+    auto make = [](int i) {
+        usage::UsageRecord r = Rec(i);
+        r.key_id = i % 3 ? "key_" + std::to_string(i % 3) : "";
+        r.upstream_id = "up_" + std::string(static_cast<size_t>(i % 5), 'u');
+        r.credential_id = i % 2 ? "cred_x" : "";
+        r.model = "claude-" + std::string(static_cast<size_t>(i % 97) * 11, 'm') + "-caf\xc3\xa9";
+        r.upstream_model = i % 4 ? r.model : "mapped-" + std::to_string(i);
+        r.error_type = i % 6 ? "" : "overloaded_error";
+        r.status = i % 6 ? 200 : 529;
+        return r;
+    };
+    // Two threads push while the writer drains.
+    std::thread other([&] {
+        for (int i = 1000; i < 1500; ++i) {
+            w.Push(usage::UsageRecordView(make(i)));
+        }
+    });
+    for (int i = 0; i < 500; ++i) {
+        w.Push(make(i));
+    }
+    other.join();
+    w.Stop();
+    EXPECT_EQ(w.queue_depth(), 0u);
+    auto rows = db->Read([](storage::Session& s) {
+        return s.Query("SELECT request_id, key_id, upstream_id, credential_id, model, upstream_model, error_type, "
+                       "status, input_tokens FROM usage",
+                       {});
+    });
+    ASSERT_EQ(rows.size(), 1000u);
+    for (const auto& row : rows) {
+        const int i = static_cast<int>(row.Int(8));
+        const auto want = make(i);
+        EXPECT_EQ(row.Text(0), want.request_id);
+        EXPECT_EQ(row.Text(1), want.key_id) << i;
+        EXPECT_EQ(row.Text(2), want.upstream_id) << i;
+        EXPECT_EQ(row.Text(3), want.credential_id) << i;
+        EXPECT_EQ(row.Text(4), want.model) << i;
+        EXPECT_EQ(row.Text(5), want.upstream_model) << i;
+        EXPECT_EQ(row.Text(6), want.error_type) << i;
+        EXPECT_EQ(row.Int(7), want.status) << i;
+    }
 }
 
 TEST(UsageWriter, FullQueueSpillsToTheSpoolAndTheSpoolIsReplayed) {
