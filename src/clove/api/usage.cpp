@@ -20,58 +20,17 @@ public:
     /// At an object: moves to the value of its first member named `key` (a key with escapes
     /// never matches). False when the object has none or is malformed.
     bool EnterMember(std::string_view key) {
-        if (!Consume('{')) {
-            return false;
-        }
-        Space();
-        if (Consume('}')) {
-            return false;
-        }
-        for (;;) {
-            std::string_view k;
-            if (!Key(k)) {
-                return false;
-            }
-            if (k == key) {
-                Space();
-                return p_ < end_;
-            }
-            if (!SkipValue()) {
-                return false;
-            }
-            Space();
-            if (Consume('}') || !Consume(',')) {
-                return false;
-            }
-            Space();
-        }
+        return Members([&](std::string_view k, JsonWalker& v) {
+                   return k == key ? Step::kStop : v.SkipValue() ? Step::kNext : Step::kFail;
+               }) == Step::kStop;
     }
 
     /// At an object: calls fn(key, *this) at each member's value; fn must consume the value
-    /// (Int, SkipValue or a nested ForEachMember). False when malformed.
+    /// (Int, SkipValue or a nested ForEachMember) and return false when it is malformed.
     template <typename Fn>
     bool ForEachMember(Fn&& fn) {
-        if (!Consume('{')) {
-            return false;
-        }
-        Space();
-        if (Consume('}')) {
-            return true;
-        }
-        for (;;) {
-            std::string_view k;
-            if (!Key(k) || !fn(k, *this)) {
-                return false;
-            }
-            Space();
-            if (Consume('}')) {
-                return true;
-            }
-            if (!Consume(',')) {
-                return false;
-            }
-            Space();
-        }
+        return Members([&](std::string_view k, JsonWalker& v) { return fn(k, v) ? Step::kNext : Step::kFail; }) ==
+               Step::kNext;
     }
 
     bool AtObject() const { return p_ < end_ && *p_ == '{'; }
@@ -139,6 +98,38 @@ public:
     }
 
 private:
+    enum class Step { kNext, kStop, kFail };
+
+    /// The member loop of an object: `step(key, *this)` at each value. kNext when the object
+    /// ended, kStop when step stopped at a value, kFail when malformed.
+    template <typename StepFn>
+    Step Members(StepFn&& step) {
+        if (!Consume('{')) {
+            return Step::kFail;
+        }
+        Space();
+        if (Consume('}')) {
+            return Step::kNext;
+        }
+        for (;;) {
+            std::string_view k;
+            if (!Key(k)) {
+                return Step::kFail;
+            }
+            if (const Step s = step(k, *this); s != Step::kNext) {
+                return s;
+            }
+            Space();
+            if (Consume('}')) {
+                return Step::kNext;
+            }
+            if (!Consume(',')) {
+                return Step::kFail;
+            }
+            Space();
+        }
+    }
+
     void Space() {
         while (p_ < end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) {
             ++p_;

@@ -27,17 +27,27 @@ usage::UsageRecord Rec(int i) {
     r.output_tokens = 1;
     return r;
 }
+struct Opened {
+    std::string dir;
+    std::unique_ptr<storage::Database> db;
+    usage::WriterOptions options;
+};
+/// A fresh SQLite database in a temporary directory, and writer options spooling beside it.
+Opened Open() {
+    Opened o;
+    o.dir = TempDir();
+    o.db = storage::OpenSqlite(o.dir + "/clove.db");
+    storage::Migrate(*o.db);
+    o.options.spool_path = o.dir + "/spool.jsonl";
+    return o;
+}
 int64_t Count(storage::Database& db) {
     return db.Read([](storage::Session& s) { return s.Query("SELECT COUNT(*), SUM(input_tokens) FROM usage", {}).at(0).Int(0); });
 }
 }  // namespace
 
 TEST(UsageWriter, StopFlushesEveryRecordInBatches) {
-    auto dir = TempDir();
-    auto db = storage::OpenSqlite(dir + "/clove.db");
-    storage::Migrate(*db);
-    usage::WriterOptions o;
-    o.spool_path = dir + "/spool.jsonl";
+    [[maybe_unused]] auto [dir, db, o] = Open();
     usage::UsageWriter w(*db, o);
     w.Start();
     for (int i = 0; i < 1234; ++i) {
@@ -50,11 +60,7 @@ TEST(UsageWriter, StopFlushesEveryRecordInBatches) {
 }
 
 TEST(UsageWriter, QueuedTextsArriveIntactAcrossBatchesWhileWorkersPush) {
-    auto dir = TempDir();
-    auto db = storage::OpenSqlite(dir + "/clove.db");
-    storage::Migrate(*db);
-    usage::WriterOptions o;
-    o.spool_path = dir + "/spool.jsonl";
+    [[maybe_unused]] auto [dir, db, o] = Open();
     o.batch_rows = 7;  // many batches, taken in pieces from one swapped-out queue
     o.batch_interval = std::chrono::milliseconds(5);
     usage::UsageWriter w(*db, o);
@@ -103,11 +109,7 @@ TEST(UsageWriter, QueuedTextsArriveIntactAcrossBatchesWhileWorkersPush) {
 }
 
 TEST(UsageWriter, FullQueueSpillsToTheSpoolAndTheSpoolIsReplayed) {
-    auto dir = TempDir();
-    auto db = storage::OpenSqlite(dir + "/clove.db");
-    storage::Migrate(*db);
-    usage::WriterOptions o;
-    o.spool_path = dir + "/spool.jsonl";
+    [[maybe_unused]] auto [dir, db, o] = Open();
     o.capacity = 10;
     {
         usage::UsageWriter w(*db, o);  // not started: the queue fills, the rest spills
