@@ -36,6 +36,15 @@ void UsageWriter::Start() {
     thread_ = std::thread([this] { Run(); });
 }
 
+namespace {
+
+/// A record's texts, in the order the queue stores them.
+std::array<std::string*, 7> TextFields(UsageRecord& r) {
+    return {&r.request_id, &r.key_id, &r.upstream_id, &r.credential_id, &r.model, &r.upstream_model, &r.error_type};
+}
+
+}  // namespace
+
 void UsageWriter::Push(const UsageRecordView& r) {
     const std::array<std::string_view, 7> texts{r.request_id, r.key_id,         r.upstream_id, r.credential_id,
                                                 r.model,      r.upstream_model, r.error_type};
@@ -59,8 +68,7 @@ void UsageWriter::Push(const UsageRecordView& r) {
     // Backpressure without loss: the writer is behind, so this record goes to disk directly.
     UsageRecord rec;
     static_cast<UsageCounts&>(rec) = r;
-    std::string* fields[] = {&rec.request_id, &rec.key_id,         &rec.upstream_id, &rec.credential_id,
-                             &rec.model,      &rec.upstream_model, &rec.error_type};
+    const auto fields = TextFields(rec);
     for (size_t i = 0; i < texts.size(); ++i) {
         fields[i]->assign(texts[i]);
     }
@@ -70,8 +78,7 @@ void UsageWriter::Push(const UsageRecordView& r) {
 UsageRecord UsageWriter::Unpack(const Queued& q, const std::string& text) {
     UsageRecord rec;
     static_cast<UsageCounts&>(rec) = q.counts;
-    std::string* fields[] = {&rec.request_id, &rec.key_id,         &rec.upstream_id, &rec.credential_id,
-                             &rec.model,      &rec.upstream_model, &rec.error_type};
+    const auto fields = TextFields(rec);
     size_t off = q.text_offset;
     for (size_t i = 0; i < q.lengths.size(); ++i) {
         fields[i]->assign(text, off, q.lengths[i]);
