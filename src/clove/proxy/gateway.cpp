@@ -89,26 +89,6 @@ bool IsHopByHop(std::string_view name) {
     }
 }
 
-/// True when `name` is listed in a Connection header value.
-bool ListedInConnection(std::string_view connection, std::string_view name) {
-    size_t start = 0;
-    while (start < connection.size()) {
-        size_t comma = connection.find(',', start);
-        if (comma == std::string_view::npos) {
-            comma = connection.size();
-        }
-        auto item = connection.substr(start, comma - start);
-        while (!item.empty() && item.front() == ' ') { item.remove_prefix(1); }
-        while (!item.empty() && item.back() == ' ') { item.remove_suffix(1); }
-        if (EqualsIgnoreCase(item, name)) {
-            return true;
-        }
-        start = comma + 1;
-    }
-    return false;
-}
-
-
 std::string Hex(size_t n) {
     char buf[20];
     auto r = std::to_chars(buf, buf + sizeof buf, n, 16);
@@ -153,41 +133,30 @@ private:
     size_t size_ = 0;
 };
 
-/// Appends `prefix` and `v` with one append (the access line is ~20 of these per request).
+/// Appends `prefix` and `v` (the access line has ~20 such fields per request).
 void AppendIntField(std::string& out, std::string_view prefix, int64_t v) {
-    char buf[96];
-    if (prefix.size() > sizeof buf - 24) {
-        out += prefix;
-        prefix = {};
-    }
-    std::memcpy(buf, prefix.data(), prefix.size());
-    auto r = std::to_chars(buf + prefix.size(), buf + sizeof buf, v);
-    out.append(buf, static_cast<size_t>(r.ptr - buf));
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out += prefix;
+    out.append(buf, r.ptr);
 }
 
 /// Appends `prefix` and the milliseconds `v` with two decimals ("12.34", "-1.00"), rounded half
 /// away from zero; what fmt's "{:.2f}" writes but for exact binary ties, which a log ignores.
 void AppendMsField(std::string& out, std::string_view prefix, double v) {
+    out += prefix;
     if (!(v > -1e15 && v < 1e15)) {  // NaN, infinities, absurd values
-        out += prefix;
         fmt::format_to(std::back_inserter(out), "{:.2f}", v);
         return;
     }
     int64_t c = std::llround(v * 100);
-    char buf[96];
+    char buf[32];
     size_t n = 0;
-    if (prefix.size() > sizeof buf - 32) {
-        out += prefix;
-    } else {
-        std::memcpy(buf, prefix.data(), prefix.size());
-        n = prefix.size();
-    }
     if (c < 0) {
         buf[n++] = '-';
         c = -c;
     }
-    auto r = std::to_chars(buf + n, buf + sizeof buf, c / 100);
-    n = static_cast<size_t>(r.ptr - buf);
+    n = static_cast<size_t>(std::to_chars(buf + n, buf + sizeof buf, c / 100).ptr - buf);
     buf[n++] = '.';
     buf[n++] = static_cast<char>('0' + c % 100 / 10);
     buf[n++] = static_cast<char>('0' + c % 10);
@@ -650,7 +619,7 @@ asio::awaitable<void> Gateway::RespondFailure(http::Exchange& ex, RequestRecord&
         h.Status(resp.status);
         const std::string_view resp_connection = resp.Get("connection");
         for (const auto& [name, value] : resp.headers) {
-            if (IsHopByHop(name) || (!resp_connection.empty() && ListedInConnection(resp_connection, name))) {
+            if (IsHopByHop(name) || (!resp_connection.empty() && http::HasToken(resp_connection, name))) {
                 continue;
             }
             h.Header(name, value);
@@ -745,7 +714,7 @@ void Gateway::BuildUpstreamHead(const http::Exchange& ex, const UpstreamRuntime&
         if (!passthrough && (EqualsIgnoreCase(name, "x-api-key") || EqualsIgnoreCase(name, "authorization"))) {
             continue;
         }
-        if (!connection_hdr.empty() && ListedInConnection(connection_hdr, name)) {
+        if (!connection_hdr.empty() && http::HasToken(connection_hdr, name)) {
             continue;
         }
         http::AppendHeaderLine(head, name, f.value());
@@ -1740,7 +1709,7 @@ asio::awaitable<void> Gateway::Proxy(http::Exchange& ex, RequestRecord& rec, End
         const std::string_view resp_connection = resp.Get("connection");
         const unsigned own = rec.limits ? OwnRateLimitFamilies(*rec.limits) : 0u;
         for (const auto& [name, value] : resp.headers) {
-            if (IsHopByHop(name) || (!resp_connection.empty() && ListedInConnection(resp_connection, name))) {
+            if (IsHopByHop(name) || (!resp_connection.empty() && http::HasToken(resp_connection, name))) {
                 continue;
             }
             if (own && ReplacedRateLimitHeader(name, own)) {

@@ -48,7 +48,7 @@ void UsageWriter::Push(const UsageRecordView& r) {
                                                 r.model,      r.upstream_model, r.error_type};
     {
         std::lock_guard lock(mutex_);
-        if (queue_.size() + taken_left_.load(std::memory_order_relaxed) < options_.capacity) {
+        if (queue_.size() + taken_left_ < options_.capacity) {
             Queued q;
             q.counts = r;
             q.text_offset = text_.size();
@@ -87,7 +87,7 @@ UsageRecord UsageWriter::Unpack(const Queued& q, const std::string& text) {
 
 size_t UsageWriter::queue_depth() const {
     std::lock_guard lock(mutex_);
-    return queue_.size() + taken_left_.load(std::memory_order_relaxed);
+    return queue_.size() + taken_left_;
 }
 
 void UsageWriter::Stop() {
@@ -125,7 +125,7 @@ void UsageWriter::Run() {
                 taken_pos_ = 0;
                 std::swap(taken_, queue_);
                 std::swap(taken_text_, text_);
-                taken_left_.store(taken_.size(), std::memory_order_relaxed);
+                taken_left_ = taken_.size();
             }
             stopping = stopping_;
         }
@@ -140,7 +140,7 @@ void UsageWriter::Run() {
         taken_pos_ += n;
         {
             std::lock_guard lock(mutex_);
-            taken_left_.store(taken_.size() - taken_pos_, std::memory_order_relaxed);
+            taken_left_ = taken_.size() - taken_pos_;
         }
         if (taken_pos_ == taken_.size() && taken_text_.capacity() > (4u << 20)) {
             // After a backlog: do not keep its buffers for ever.

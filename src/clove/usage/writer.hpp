@@ -89,7 +89,7 @@ private:
     std::vector<Queued> taken_;    // writer thread only
     std::string taken_text_;       // writer thread only
     size_t taken_pos_ = 0;         // writer thread only
-    std::atomic<size_t> taken_left_{0};
+    size_t taken_left_ = 0;        // under mutex_: taken records not yet handed to a batch
     bool stopping_ = false;
     std::thread thread_;
     std::mutex spool_mutex_;
