@@ -1,6 +1,7 @@
 #include "clove/api/errors.hpp"
 
 #include <array>
+#include <cstring>
 
 #include <simdjson.h>
 
@@ -38,10 +39,10 @@ constexpr std::array<bool, 256> kNeedsEscape = MakeNeedsEscape();
 
 }  // namespace
 
-void AppendJsonString(std::string& out, std::string_view s) {
+char* WriteJsonString(char* out, std::string_view s) {
     static constexpr char kHex[] = "0123456789abcdef";
-    out += '"';
-    // Runs of bytes that need no escape are appended at once (ids, names and paths are one run).
+    *out++ = '"';
+    // Runs of bytes that need no escape are copied at once (ids, names and paths are one run).
     const char* p = s.data();
     const char* const end = p + s.size();
     while (p < end) {
@@ -49,24 +50,35 @@ void AppendJsonString(std::string& out, std::string_view s) {
         while (p < end && !kNeedsEscape[static_cast<unsigned char>(*p)]) {
             ++p;
         }
-        out.append(run, static_cast<size_t>(p - run));
+        std::memcpy(out, run, static_cast<size_t>(p - run));
+        out += p - run;
         if (p == end) {
             break;
         }
         const auto c = static_cast<unsigned char>(*p++);
+        *out++ = '\\';
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"': *out++ = '"'; break;
+            case '\\': *out++ = '\\'; break;
+            case '\n': *out++ = 'n'; break;
+            case '\r': *out++ = 'r'; break;
+            case '\t': *out++ = 't'; break;
             default: {
-                const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
-                out.append(esc, sizeof esc);
+                const char esc[5] = {'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
+                std::memcpy(out, esc, sizeof esc);
+                out += sizeof esc;
             }
         }
     }
-    out += '"';
+    *out++ = '"';
+    return out;
+}
+
+void AppendJsonString(std::string& out, std::string_view s) {
+    const size_t at = out.size();
+    out.resize(at + JsonStringMaxSize(s.size()));
+    char* const end = WriteJsonString(out.data() + at, s);
+    out.resize(static_cast<size_t>(end - out.data()));
 }
 
 std::string ErrorJson(std::string_view type, std::string_view message, std::string_view request_id) {

@@ -28,4 +28,11 @@ ErrorBody ParseErrorBody(std::string_view body);
 /// Appends `s` to `out` as a JSON string literal (quotes included), escaping as RFC 8259 needs.
 void AppendJsonString(std::string& out, std::string_view s);
 
+/// The most bytes WriteJsonString writes for `n` input bytes (every byte as \u00XX, two quotes).
+constexpr size_t JsonStringMaxSize(size_t n) { return 2 + 6 * n; }
+
+/// Writes `s` at `out` as AppendJsonString does; `out` must have JsonStringMaxSize(s.size())
+/// bytes. Returns the end of what it wrote.
+char* WriteJsonString(char* out, std::string_view s);
+
 }  // namespace clove::api

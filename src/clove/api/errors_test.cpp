@@ -57,3 +57,23 @@ TEST(AppendJsonString, EscapesOnlyWhatJsonNeedsAndCopiesRunsVerbatim) {
     EXPECT_EQ(lit("caf\xc3\xa9 \xe2\x82\xac"), "x\"caf\xc3\xa9 \xe2\x82\xac\"");  // UTF-8 passes through
     EXPECT_EQ(lit("end\\"), "x\"end\\\\\"");
 }
+
+TEST(WriteJsonString, StaysWithinJsonStringMaxSizeForEveryByte) {
+    // Each byte alone and all 256 together: the worst case (controls as \u00XX) fills the bound.
+    std::string all;
+    for (int c = 0; c < 256; ++c) {
+        all += static_cast<char>(c);
+        const std::string one(1, static_cast<char>(c));
+        std::string buf(JsonStringMaxSize(1) + 1, '#');
+        char* end = WriteJsonString(buf.data(), one);
+        ASSERT_LE(static_cast<size_t>(end - buf.data()), JsonStringMaxSize(1)) << c;
+        EXPECT_EQ(buf.back(), '#');
+        std::string via_append;
+        AppendJsonString(via_append, one);
+        EXPECT_EQ(std::string_view(buf.data(), static_cast<size_t>(end - buf.data())), via_append);
+    }
+    std::string buf(JsonStringMaxSize(all.size()), '#');
+    char* end = WriteJsonString(buf.data(), all);
+    EXPECT_LE(static_cast<size_t>(end - buf.data()), buf.size());
+    EXPECT_EQ(std::string_view(buf.data(), 8), "\"\\u0000\\");
+}

@@ -6,6 +6,7 @@
 #include <boost/beast/http/verb.hpp>
 
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -78,13 +79,46 @@ private:
     std::string body_;
 };
 
-/// ASCII case-insensitive equality (header names and tokens; no locale). Inline: header
-/// filtering compares every field name with a dozen names, and most differ in length.
-inline bool IEqualsAscii(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) {
-        return false;
+namespace detail {
+
+/// The eight bytes of `w` with ASCII capitals lower-cased and every other byte unchanged (SWAR:
+/// per byte, 0x20 is added where 'A' <= b <= 'Z'; no carry crosses a byte).
+constexpr uint64_t LowerAscii8(uint64_t w) noexcept {
+    constexpr uint64_t k7f = 0x7f7f7f7f7f7f7f7fULL;
+    constexpr uint64_t k80 = 0x8080808080808080ULL;
+    const uint64_t low7 = w & k7f;
+    const uint64_t ge_a = low7 + 0x3f3f3f3f3f3f3f3fULL;  // bit 7 set where low7 >= 'A' (0x41)
+    const uint64_t gt_z = low7 + 0x2525252525252525ULL;  // bit 7 set where low7 > 'Z' (0x5a)
+    const uint64_t upper = ge_a & ~gt_z & ~w & k80;       // ... and the byte itself is ASCII
+    return w | (upper >> 2);
+}
+
+inline uint64_t Load8(const char* p) noexcept {
+    uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+inline bool IEqualsAscii8(const char* a, const char* b) noexcept {
+    const uint64_t x = Load8(a);
+    const uint64_t y = Load8(b);
+    return x == y || LowerAscii8(x) == LowerAscii8(y);
+}
+
+}  // namespace detail
+
+/// IEqualsAscii for two strings of the same size `n`. Eight bytes at a time (callgrind: byte by
+/// byte cost ~80 instructions a call on header names).
+inline bool IEqualsAsciiSameSize(const char* a, const char* b, size_t n) noexcept {
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8) {
+            if (!detail::IEqualsAscii8(a + i, b + i)) {
+                return false;
+            }
+        }
+        return detail::IEqualsAscii8(a + n - 8, b + n - 8);  // the last 8 (may overlap)
     }
-    for (size_t i = 0; i < a.size(); ++i) {
+    for (size_t i = 0; i < n; ++i) {
         unsigned char x = static_cast<unsigned char>(a[i]);
         unsigned char y = static_cast<unsigned char>(b[i]);
         if (static_cast<unsigned>(x - 'A') < 26u) { x = static_cast<unsigned char>(x + 32); }
@@ -94,6 +128,13 @@ inline bool IEqualsAscii(std::string_view a, std::string_view b) noexcept {
         }
     }
     return true;
+}
+
+/// ASCII case-insensitive equality (header names and tokens; no locale). The size check is
+/// always inlined: a header lookup compares a name with every field (~80 calls per proxied
+/// request), and most differ in size.
+[[gnu::always_inline]] inline bool IEqualsAscii(std::string_view a, std::string_view b) noexcept {
+    return a.size() == b.size() && IEqualsAsciiSameSize(a.data(), b.data(), a.size());
 }
 
 /// Whether the comma-separated token list `list` (a Connection header value) contains `token`.

@@ -5,6 +5,55 @@
 namespace clove::http {
 namespace {
 
+/// The byte-by-byte definition IEqualsAscii must agree with.
+bool ReferenceIEquals(std::string_view a, std::string_view b) {
+    auto lower = [](unsigned char c) { return c >= 'A' && c <= 'Z' ? static_cast<unsigned char>(c + 32) : c; };
+    if (a.size() != b.size()) {
+        return false;
+    }
+    for (size_t i = 0; i < a.size(); ++i) {
+        if (lower(static_cast<unsigned char>(a[i])) != lower(static_cast<unsigned char>(b[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+TEST(IEqualsAscii, AgreesWithTheBytewiseDefinitionForEveryBytePairAtEveryPosition) {
+    // Every pair of byte values, at every position of strings of 1..20 bytes (the 8-byte blocks,
+    // the overlapping last block and the short path), with the rest of the string equal but for
+    // letter case; this includes the edges of the capital range ('@', 'A', 'Z', '[', '`', 'a',
+    // 'z', '{') and bytes >= 0x80, whose low seven bits look like letters.
+    for (size_t len = 1; len <= 20; ++len) {
+        std::string base;
+        for (size_t i = 0; i < len; ++i) {
+            base += static_cast<char>("anthropic-ratelimit-"[i % 20]);
+        }
+        std::string flipped = base;
+        for (auto& c : flipped) {
+            if (c >= 'a' && c <= 'z') {
+                c = static_cast<char>(c - 32);
+            }
+        }
+        ASSERT_TRUE(IEqualsAscii(base, flipped)) << len;
+        for (size_t pos = 0; pos < len; ++pos) {
+            std::string a = base;
+            std::string b = flipped;
+            for (int x = 0; x < 256; ++x) {
+                for (int y = 0; y < 256; ++y) {
+                    a[pos] = static_cast<char>(x);
+                    b[pos] = static_cast<char>(y);
+                    ASSERT_EQ(IEqualsAscii(a, b), ReferenceIEquals(a, b)) << "len " << len << " pos " << pos << " x " << x << " y " << y;
+                }
+            }
+        }
+    }
+    EXPECT_TRUE(IEqualsAscii("", ""));
+    EXPECT_FALSE(IEqualsAscii("content-length", "content-lengtx"));
+    EXPECT_FALSE(IEqualsAscii("connection", "connectio"));
+    EXPECT_TRUE(IEqualsAscii("Anthropic-RateLimit-Requests-Remaining", "anthropic-ratelimit-requests-remaining"));
+}
+
 TEST(RequestParse, SplitsRequestLineAndFieldsInOrder) {
     Request r;
     ASSERT_EQ(r.Parse("POST /v1/messages?beta=true HTTP/1.1\r\nHost: a\r\nX-Api-Key:  k1 \r\n"
