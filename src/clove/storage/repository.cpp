@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <map>
 #include <tuple>
@@ -707,9 +708,12 @@ size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records, bool
         }
     };
     size_t inserted = 0;
-    // Multi-row INSERTs (up to 50 rows per statement): one round trip per 50 rows on PostgreSQL
-    // and less statement overhead on SQLite. A replay checks each record first.
-    constexpr size_t kRowsPerInsert = 50;
+    // Multi-row INSERTs (up to 64 rows per statement): one round trip per 64 rows on PostgreSQL
+    // and less statement overhead on SQLite. Statement sizes are powers of two, so SQLite's
+    // statement cache holds all seven texts: preparing a statement of n rows costs ~20k
+    // instructions per row (callgrind), and with any remainder size a fresh text was prepared for
+    // most batches. A replay checks each record first.
+    constexpr size_t kRowsPerInsert = 64;
     constexpr const char* kInsertHead =
         "INSERT INTO usage (request_id, ts, key_id, upstream_id, credential_id, model, upstream_model, status, "
         "error_type, stream, ttfb_ms, duration_ms, input_tokens, output_tokens, cache_creation_tokens, "
@@ -726,8 +730,9 @@ size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records, bool
     }
     std::vector<Value> params;
     std::string sql;
-    for (size_t i = 0; i < fresh.size(); i += kRowsPerInsert) {
-        const size_t n = std::min(kRowsPerInsert, fresh.size() - i);
+    for (size_t i = 0, n = 0; i < fresh.size(); i += n) {
+        const size_t left = fresh.size() - i;
+        n = left >= kRowsPerInsert ? kRowsPerInsert : std::bit_floor(left);
         sql = kInsertHead;
         params.clear();
         params.reserve(n * 19);

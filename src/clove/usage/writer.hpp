@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,8 +67,8 @@ public:
 
 private:
     void Run();
-    bool WriteBatch(std::vector<UsageRecord>& batch);
-    void AppendToSpool(const std::vector<UsageRecord>& batch);
+    bool WriteBatch(std::span<const UsageRecord> batch);
+    void AppendToSpool(std::span<const UsageRecord> batch);
     bool ReplaySpool();
     void MaybePrune();
 
@@ -83,7 +84,9 @@ private:
         size_t text_offset = 0;
         std::array<uint32_t, 7> lengths{};
     };
-    static UsageRecord Unpack(const Queued& q, const std::string& text);
+    /// Fills `rec` from a queued record; `rec`'s strings keep their capacity (no allocation once
+    /// the writer's batch records have grown).
+    static void UnpackInto(const Queued& q, const std::string& text, UsageRecord& rec);
     std::vector<Queued> queue_;
     std::string text_;
     std::vector<Queued> taken_;    // writer thread only
