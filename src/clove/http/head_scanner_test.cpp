@@ -39,6 +39,23 @@ TEST(HeadScanner, RejectsFramingTricks) {
     EXPECT_EQ(ScanWhole("GET / HTTP/1.1\r\nHost: x\r\n\n"), HeadScanner::State::kBad);
 }
 
+TEST(HeadScanner, RefusesEveryControlByteAndDelAtEveryPositionOfALine) {
+    // Each byte value at each position of a 19-byte header value (the eight-byte blocks and the
+    // tail): a head is refused exactly when the byte is a control other than HTAB, or DEL.
+    // Bytes >= 0x80 (obs-text) pass.
+    const std::string value = "abcdefghijklmnopqrs";
+    for (size_t pos = 0; pos < value.size(); ++pos) {
+        for (int b = 0; b < 256; ++b) {
+            std::string v = value;
+            v[pos] = static_cast<char>(b);
+            const std::string head = "GET / HTTP/1.1\r\nHost: x\r\nX-Long-Header: " + v + "\r\n\r\n";
+            const bool bad = (b < 0x20 && b != '\t') || b == 0x7f;
+            EXPECT_EQ(ScanWhole(head), bad ? HeadScanner::State::kBad : HeadScanner::State::kComplete)
+                << "byte " << b << " at " << pos;
+        }
+    }
+}
+
 TEST(HeadScanner, SkipsLeadingEmptyLines) {
     HeadScanner h;
     ASSERT_EQ(h.Scan("\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n"), HeadScanner::State::kComplete);
