@@ -160,7 +160,7 @@ char* PutInt(char* p, int64_t v) {
 /// Milliseconds with two decimals ("12.34", "-1.00"), rounded half away from zero (what fmt's
 /// "{:.2f}" writes but for exact binary ties, which a log ignores); null for NaN, infinities and
 /// values beyond 1e15 ms, which JSON numbers of this form cannot carry.
-constexpr size_t kMsChars = 19;  // sign, 15 digits, point, 2 decimals
+constexpr size_t kMsChars = 20;  // sign, 16 digits (1e15 - 0.001 rounds up to 1e15), point, 2 decimals
 char* PutMs(char* p, double v) {
     if (!(v > -1e15 && v < 1e15)) {
         return Put(p, "null");
