@@ -732,7 +732,7 @@ size_t InsertUsage(Session& s, std::span<const usage::UsageRecord> records, bool
     std::string sql;
     for (size_t i = 0, n = 0; i < fresh.size(); i += n) {
         const size_t left = fresh.size() - i;
-        n = left >= kRowsPerInsert ? kRowsPerInsert : std::bit_floor(left);
+        n = std::bit_floor(std::min(left, kRowsPerInsert));  // 64, or a smaller power of two
         sql = kInsertHead;
         params.clear();
         params.reserve(n * 19);
